@@ -1,0 +1,1 @@
+"""The ``llmhpo`` command line."""

@@ -1,0 +1,55 @@
+"""Optimizers: pure ask/tell state machines over a shared search-space encoding.
+
+Heavy optimizers (BO-GP, BaMSOO, MADS, TPE) are imported lazily through :func:`get_optimizer`
+so that ``import llmhpo`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from llmhpo.exceptions import InvalidConfigError
+from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
+from llmhpo.optimizers.random import LHSOptimizer, RandomOptimizer
+from llmhpo.space import SearchSpace
+
+__all__ = [
+    "BaseOptimizer",
+    "Capabilities",
+    "Observation",
+    "Suggestion",
+    "RandomOptimizer",
+    "LHSOptimizer",
+    "OPTIMIZERS",
+    "get_optimizer",
+    "make_optimizer",
+]
+
+# name -> "module:Class" (imported on first use)
+OPTIMIZERS: dict[str, str] = {
+    "random": "llmhpo.optimizers.random:RandomOptimizer",
+    "lhs": "llmhpo.optimizers.random:LHSOptimizer",
+}
+
+
+def get_optimizer(name: str) -> type[BaseOptimizer]:
+    """Return the optimizer class registered as ``name``."""
+    if name not in OPTIMIZERS:
+        raise InvalidConfigError(
+            f"unknown optimizer {name!r}, expected one of {sorted(OPTIMIZERS)}"
+        )
+    module, cls = OPTIMIZERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_optimizer(
+    name: str, space: SearchSpace, *, seed: int | None = None, **kwargs: Any
+) -> BaseOptimizer:
+    """Build the optimizer ``name`` on ``space``; ``kwargs`` are its own parameters."""
+    cls = get_optimizer(name)
+    try:
+        return cls(space, seed=seed, **kwargs)
+    except TypeError as exc:
+        raise InvalidConfigError(f"bad parameters for optimizer {name!r}: {exc}") from None
+

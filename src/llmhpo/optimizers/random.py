@@ -1,0 +1,73 @@
+"""Random search and Latin hypercube sampling."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from llmhpo.optimizers.base import BaseOptimizer, Capabilities
+from llmhpo.space import SearchSpace
+from llmhpo.space.design import latin_hypercube
+
+__all__ = ["RandomOptimizer", "LHSOptimizer"]
+
+
+class RandomOptimizer(BaseOptimizer):
+    """Uniform sampling of [0, 1]^d (so integers are equally likely, log scales log-uniform).
+
+    The i-th point depends only on ``(seed, i)``, where i counts told and pending points, so
+    a resumed study continues the same sequence instead of restarting it.
+    """
+
+    name: ClassVar[str] = "random"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        start = len(self.observations) + len(self._pending)
+        return [(self._rng(start + i).random(self.space.dim), {}) for i in range(n)]
+
+
+class LHSOptimizer(BaseOptimizer):
+    """Latin hypercube sampling (scipy.stats.qmc) of ``n_points`` points.
+
+    The design is drawn once from the seed; points are handed out in order. Once the design
+    is used up, a new design of the same size is drawn (stream 1, 2, ...), so the optimizer
+    never runs dry.
+
+    Args:
+        space: the search space.
+        n_points: size of one Latin hypercube design (set it to the study's budget).
+        seed: seed of the design.
+    """
+
+    name: ClassVar[str] = "lhs"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, space: SearchSpace, *, n_points: int = 20, seed: int | None = None) -> None:
+        super().__init__(space, seed=seed)
+        if not isinstance(n_points, int) or n_points < 1:
+            raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
+        self.n_points = n_points
+        self._designs: dict[int, np.ndarray] = {}
+
+    def _design(self, k: int) -> np.ndarray:
+        if k not in self._designs:
+            seed = None if self.seed is None else int(self._rng(k).integers(2**31))
+            self._designs[k] = latin_hypercube(self.n_points, self.space.dim, seed)
+        return self._designs[k]
+
+    def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        # Continue after the last design point handed out (also when replayed on resume);
+        # warm-start points carry no design index and do not consume the design.
+        used = [int(o.attrs["design_index"]) for o in self.observations if "design_index" in o.attrs]
+        used += [int(s.attrs["design_index"]) for s in self._pending.values()]
+        start = max(used) + 1 if used else 0
+        out = []
+        for i in range(start, start + n):
+            k, j = divmod(i, self.n_points)
+            out.append((self._design(k)[j], {"design_index": i}))
+        return out
+
+    def _config(self) -> dict[str, Any]:
+        return {"n_points": self.n_points}

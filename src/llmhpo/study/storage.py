@@ -1,0 +1,199 @@
+"""Persistence of llmhpo studies in Optuna's storage layer.
+
+A llmhpo study is an Optuna study: ``optuna-dashboard sqlite:///study.db`` shows it. Each
+trial keeps its parameters (with Optuna distributions), its value, its metrics as user
+attributes, and llmhpo's own fields as system attributes under the ``llmhpo:`` prefix:
+the encoded point, the optimizer attributes, the llmhpo state, the error text and the
+warm-start flag. The study keeps the space, the optimizer configuration and the budget as
+system attributes. Every write is committed before it returns (SQLite transactions), so killing
+the driver loses no finished trial.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState as OptunaState
+
+from llmhpo.exceptions import StudyNotFoundError
+from llmhpo.study.trial import Trial, TrialState
+
+__all__ = ["StudyStorage", "open_storage"]
+
+_PREFIX = "llmhpo:"
+_TO_OPTUNA = {
+    TrialState.RUNNING: OptunaState.RUNNING,
+    TrialState.COMPLETE: OptunaState.COMPLETE,
+    TrialState.FAILED: OptunaState.FAIL,
+    TrialState.INFEASIBLE: OptunaState.FAIL,
+    TrialState.TIMEOUT: OptunaState.FAIL,
+    TrialState.INTERRUPTED: OptunaState.FAIL,
+}
+
+
+def open_storage(url: str | None) -> BaseStorage:
+    """An Optuna storage for ``url`` (``sqlite:///file.db``, ``postgresql://...``) or memory.
+
+    A bare file path is taken as a SQLite file.
+    """
+    if url is None or url == ":memory:":
+        return optuna.storages.InMemoryStorage()
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return optuna.storages.RDBStorage(url)
+
+
+def _json_safe(v: Any) -> Any:
+    """Optuna stores attributes as JSON: replace NaN/inf by strings so they survive."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return json.loads(json.dumps(v, default=str))
+
+
+class StudyStorage:
+    """The records of one study in an Optuna storage (the study is created if missing)."""
+
+    def __init__(
+        self,
+        storage: BaseStorage,
+        study_name: str,
+        *,
+        direction: str | None = None,
+        create: bool = True,
+    ) -> None:
+        self.storage = storage
+        self.study_name = study_name
+        try:
+            self.study_id = storage.get_study_id_from_name(study_name)
+            self.created = False
+        except KeyError:
+            if not create:
+                raise StudyNotFoundError(
+                    f"no study named {study_name!r} in this storage; existing studies: "
+                    f"{[s.study_name for s in storage.get_all_studies()]}"
+                ) from None
+            directions = [
+                optuna.study.StudyDirection.MAXIMIZE
+                if direction == "maximize"
+                else optuna.study.StudyDirection.MINIMIZE
+            ]
+            self.study_id = storage.create_new_study(directions, study_name)
+            self.created = True
+
+    # ----- study attributes ---------------------------------------------------------------------
+    def get_attr(self, key: str, default: Any = None) -> Any:
+        return self.storage.get_study_system_attrs(self.study_id).get(_PREFIX + key, default)
+
+    def set_attr(self, key: str, value: Any) -> None:
+        self.storage.set_study_system_attr(self.study_id, _PREFIX + key, _json_safe(value))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.storage.set_study_user_attr(self.study_id, key, _json_safe(value))
+
+    def get_user_attrs(self) -> dict[str, Any]:
+        return dict(self.storage.get_study_user_attrs(self.study_id))
+
+    @property
+    def direction(self) -> str:
+        d = self.storage.get_study_directions(self.study_id)[0]
+        return "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+
+    # ----- trials ---------------------------------------------------------------------------
+    def create_trial(
+        self,
+        params: dict[str, Any],
+        distributions: dict[str, Any],
+        x: list[float] | None,
+        attrs: dict[str, Any],
+        *,
+        warm_start: bool = False,
+    ) -> tuple[int, int]:
+        """Create a RUNNING trial; returns ``(trial_id, number)``."""
+        system = {
+            _PREFIX + "x": None if x is None else [float(t) for t in x],
+            _PREFIX + "attrs": _json_safe(attrs),
+            _PREFIX + "state": TrialState.RUNNING.value,
+        }
+        if warm_start:
+            system[_PREFIX + "warm_start"] = True
+        template = FrozenTrial(
+            number=-1,
+            state=OptunaState.RUNNING,
+            value=None,
+            datetime_start=dt.datetime.now(),
+            datetime_complete=None,
+            params=params,
+            distributions=distributions,
+            user_attrs={},
+            system_attrs=system,
+            intermediate_values={},
+            trial_id=-1,
+        )
+        trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
+        return trial_id, self.storage.get_trial_number_from_id(trial_id)
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        value: float | None,
+        metrics: dict[str, Any],
+        error: str | None = None,
+    ) -> None:
+        """Write the metrics, then the final state (the state write is the commit point)."""
+        for k, v in metrics.items():
+            self.storage.set_trial_user_attr(trial_id, k, _json_safe(v))
+        if error:
+            self.storage.set_trial_system_attr(trial_id, "fail_reason", error[-4000:])
+        self.storage.set_trial_system_attr(trial_id, _PREFIX + "state", state.value)
+        optuna_state = _TO_OPTUNA[state]
+        values = [float(value)] if optuna_state == OptunaState.COMPLETE else None
+        self.storage.set_trial_state_values(trial_id, optuna_state, values)
+
+    def trials(self) -> list[Trial]:
+        return [_to_trial(t) for t in self.storage.get_all_trials(self.study_id, deepcopy=False)]
+
+    def trial_ids(self) -> dict[int, int]:
+        """number -> trial_id."""
+        return {
+            t.number: t._trial_id for t in self.storage.get_all_trials(self.study_id, deepcopy=False)
+        }
+
+
+def _to_trial(t: FrozenTrial) -> Trial:
+    sa = t.system_attrs
+    raw_state = sa.get(_PREFIX + "state")
+    if raw_state is None:  # a trial written by plain Optuna
+        raw_state = {
+            OptunaState.COMPLETE: "complete",
+            OptunaState.RUNNING: "running",
+        }.get(t.state, "failed")
+    state = TrialState(raw_state)
+    if state is TrialState.RUNNING and t.state != OptunaState.RUNNING:
+        state = TrialState.FAILED
+    x = sa.get(_PREFIX + "x")
+    return Trial(
+        number=t.number,
+        state=state,
+        params=dict(t.params),
+        x=None if x is None else tuple(x),
+        value=t.value if state is TrialState.COMPLETE else None,
+        metrics=dict(t.user_attrs),
+        attrs=dict(sa.get(_PREFIX + "attrs") or {}),
+        error=sa.get("fail_reason"),
+        warm_start=bool(sa.get(_PREFIX + "warm_start", False)),
+        datetime_start=t.datetime_start,
+        datetime_complete=t.datetime_complete,
+    )
