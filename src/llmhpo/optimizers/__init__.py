@@ -30,6 +30,11 @@ __all__ = [
 OPTIMIZERS: dict[str, str] = {
     "random": "llmhpo.optimizers.random:RandomOptimizer",
     "lhs": "llmhpo.optimizers.random:LHSOptimizer",
+    "bo": "llmhpo.optimizers.gp:GPOptimizer",
+    "soo": "llmhpo.optimizers.soo:SOOOptimizer",
+    "bamsoo": "llmhpo.optimizers.bamsoo:BaMSOOOptimizer",
+    "mads": "llmhpo.optimizers.mads:MADSOptimizer",
+    "tpe": "llmhpo.optimizers.tpe:TPEOptimizer",
 }
 
 
