@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "llmhpo.cli.run",
     "llmhpo.cli.inspect",
     "llmhpo.cli.assess",
+    "llmhpo.cli.report",
     "llmhpo.cli.bench",
 ]
 

@@ -1,0 +1,31 @@
+"""Results a person can trust at a glance: reference rows, tables, the verdict, Pareto
+fronts, figures, reports and the post-optimization assessment.
+
+Importing this package is light; matplotlib is imported only when a figure is made.
+"""
+
+from llmhpo.reporting.assess import AssessedRow, Assessment, assess, get_assessment
+from llmhpo.reporting.pareto import dominates, pareto_front, pareto_rows
+from llmhpo.reporting.references import get_references, record_references, reference_label
+from llmhpo.reporting.report import summary_text, write_report
+from llmhpo.reporting.table import results_table
+from llmhpo.reporting.verdict import Comparison, Verdict, make_verdict
+
+__all__ = [
+    "record_references",
+    "get_references",
+    "reference_label",
+    "results_table",
+    "make_verdict",
+    "Verdict",
+    "Comparison",
+    "pareto_front",
+    "pareto_rows",
+    "dominates",
+    "assess",
+    "Assessment",
+    "AssessedRow",
+    "get_assessment",
+    "write_report",
+    "summary_text",
+]

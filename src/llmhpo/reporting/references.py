@@ -1,0 +1,165 @@
+"""Reference evaluations stored with a study: the base model and default hyperparameters.
+
+Seed 000 reports every optimized model next to the base model without fine-tuning and the
+model fine-tuned with PEFT's default LoRA hyperparameters. An objective that supports this
+exposes (duck-typed, nothing to inherit):
+
+* ``references() -> {name: params or None}``, e.g. ``{"base": None, "peft_default": {...}}``;
+* ``evaluate_reference(params_or_None, ctx) -> {metric: value}``, where ``None`` means the
+  base model without fine-tuning.
+
+:func:`record_references` evaluates each reference once and stores the results in the study's
+user attributes under ``"references"``, so a resumed study never recomputes them. A failed
+reference is stored too, with its error text, like a failed trial.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmhpo.executors import Executor
+from llmhpo.study.outcome import Outcome, TrialContext, run_objective
+from llmhpo.study.trial import TrialState
+
+__all__ = [
+    "REFERENCES_KEY",
+    "REFERENCE_LABELS",
+    "record_references",
+    "get_references",
+    "reference_label",
+    "unwrap_objective",
+]
+
+_logger = logging.getLogger("llmhpo.reporting")
+
+REFERENCES_KEY = "references"
+BASE = "base"
+
+#: Display names of the usual references; other names are shown as they are.
+REFERENCE_LABELS = {
+    "base": "base model (no fine-tuning)",
+    "peft_default": "default hyperparameters (PEFT)",
+    "default": "default hyperparameters",
+}
+
+
+def reference_label(name: str) -> str:
+    """The display name of reference ``name``."""
+    return REFERENCE_LABELS.get(name, name)
+
+
+def unwrap_objective(objective: Any) -> Any:
+    """The objective callable behind an :class:`~llmhpo.objectives.registry.ObjectiveSpec`."""
+    from llmhpo.objectives.registry import ObjectiveSpec
+
+    return objective.objective if isinstance(objective, ObjectiveSpec) else objective
+
+
+@dataclass(frozen=True)
+class _ReferenceCall:
+    """A picklable ``(params, ctx) -> metrics`` evaluating one reference (for executors)."""
+
+    objective: Any
+    params: dict[str, Any] | None
+
+    def __call__(self, _params: dict[str, Any], ctx: TrialContext) -> Any:
+        evaluate = getattr(self.objective, "evaluate_reference", None)
+        if evaluate is not None:
+            return evaluate(None if self.params is None else dict(self.params), ctx)
+        if self.params is None:
+            raise NotImplementedError(
+                f"{type(self.objective).__name__} has no evaluate_reference(), so the base "
+                "model cannot be evaluated"
+            )
+        return self.objective(dict(self.params), ctx)
+
+
+def get_references(study: Any) -> dict[str, dict[str, Any]]:
+    """The stored reference records: ``{name: {"params", "state", "metrics", "error", ...}}``."""
+    refs = study.user_attrs.get(REFERENCES_KEY) or {}
+    return {str(k): dict(v) for k, v in refs.items() if isinstance(v, Mapping)}
+
+
+def _record(name: str, params: dict[str, Any] | None, outcome: Outcome) -> dict[str, Any]:
+    err = None
+    if outcome.error:
+        lines = outcome.error.strip().splitlines()
+        err = lines[-1] if lines else outcome.error
+    return {
+        "label": reference_label(name),
+        "params": None if params is None else dict(params),
+        "state": outcome.state.value,
+        "metrics": dict(outcome.metrics),
+        "error": err,
+        "wall_time": round(outcome.wall_time, 3),
+    }
+
+
+def record_references(
+    study: Any,
+    objective: Any,
+    *,
+    executor: Executor | None = None,
+    names: Iterable[str] | None = None,
+    workdir: str | Path | None = None,
+    time_limit: float | None = None,
+    retry_failed: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate the objective's references that the study has not stored yet.
+
+    Args:
+        study: the :class:`~llmhpo.study.Study` to store the results in.
+        objective: an objective with ``references()`` (and usually ``evaluate_reference``),
+            or an ``ObjectiveSpec`` wrapping one. Objectives without ``references()`` have no
+            references; the stored ones are returned unchanged.
+        executor: where to run the evaluations (e.g. the study's process pool, so the base
+            model is loaded in the worker); ``None`` runs them in this process.
+        names: evaluate only these references (default: all the objective declares).
+        workdir: parent directory of the references' work directories (``reference_<name>``).
+        time_limit: seconds each evaluation may take (passed in the context).
+        retry_failed: evaluate again references whose stored evaluation failed.
+
+    Returns:
+        Every stored reference record, the new ones included.
+    """
+    objective = unwrap_objective(objective)
+    stored = get_references(study)
+    declare = getattr(objective, "references", None)
+    if declare is None:
+        return stored
+    specs = dict(declare())
+    wanted = list(specs) if names is None else [n for n in names if n in specs]
+    for i, name in enumerate(wanted):
+        old = stored.get(name)
+        if old is not None and (old.get("state") == TrialState.COMPLETE.value or not retry_failed):
+            continue
+        params = specs[name]
+        ctx = TrialContext(
+            number=-(i + 1),
+            seed=0,
+            workdir=None if workdir is None else str(Path(workdir) / f"reference_{name}"),
+            time_limit=time_limit,
+        )
+        call = _ReferenceCall(objective, None if params is None else dict(params))
+        _logger.info("Evaluating reference %r (%s)", name, reference_label(name))
+        if executor is None:
+            outcome = run_objective(call, {}, ctx)
+        else:
+            fut = executor.submit(run_objective, call, {}, ctx)
+            exc = fut.exception()
+            outcome = (
+                fut.result()
+                if exc is None
+                else Outcome(TrialState.FAILED, {}, f"{type(exc).__name__}: {exc}", 0.0, -1)
+            )
+        stored[name] = _record(name, params, outcome)
+        if outcome.state is not TrialState.COMPLETE:
+            _logger.warning(
+                "Reference %r %s: %s", name, outcome.state.value, stored[name]["error"]
+            )
+        study.set_user_attr(REFERENCES_KEY, stored)  # after each one: a kill loses nothing
+    return stored

@@ -1,0 +1,65 @@
+"""Small real objectives with the reference / assess interface, shared by the reporting tests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import llmhpo
+from llmhpo import Float, Int, SearchSpace
+
+SPACE = SearchSpace([Float("learning_rate", 1e-6, 1e-2, log=True), Int("lora_rank", 2, 64)])
+DEFAULTS = {"learning_rate": 1e-5, "lora_rank": 8}
+
+
+def loss_of(p: dict[str, Any]) -> float:
+    """A smooth bowl in (log10 lr, rank) with its minimum 1.0 at lr=1e-3, rank=16."""
+    return 1.0 + (math.log10(p["learning_rate"]) + 3.0) ** 2 + ((p["lora_rank"] - 16) / 16) ** 2
+
+
+class ToyLoRA:
+    """A deterministic stand-in for the LoRA objective: val/test loss and accuracy.
+
+    ``base`` and ``default_acc`` set the reference results; ``fail`` names references whose
+    evaluation raises. Every evaluation is appended to ``calls``.
+    """
+
+    def __init__(self, base: dict[str, float] | None = None, default_acc: float | None = None,
+                 fail: tuple[str, ...] = ()) -> None:
+        self.base = base or {"val_loss": 5.0, "test_loss": 5.0, "test_accuracy": 0.05}
+        self.default_acc = default_acc
+        self.fail = fail
+        self.calls: list[Any] = []
+
+    def __call__(self, params: dict[str, Any], ctx: Any) -> dict[str, float]:
+        self.calls.append(("trial", dict(params)))
+        v = loss_of(params)
+        return {"val_loss": v, "test_loss": v + 0.1, "test_accuracy": 1.0 / (1.0 + v),
+                "tokens_per_s": 1000.0}
+
+    def references(self) -> dict[str, dict[str, Any] | None]:
+        return {"base": None, "peft_default": dict(DEFAULTS)}
+
+    def evaluate_reference(self, params: dict[str, Any] | None, ctx: Any) -> dict[str, float]:
+        name = "base" if params is None else "peft_default"
+        self.calls.append(("reference", name))
+        if name in self.fail:
+            raise RuntimeError(f"cannot evaluate {name} (test failure)")
+        if params is None:
+            return dict(self.base)
+        out = self(params, ctx)
+        self.calls.pop()
+        if self.default_acc is not None:
+            out["test_accuracy"] = self.default_acc
+        return out
+
+
+def make_study(tmp_path, objective=None, *, n: int = 12, name: str = "toy", sqlite: bool = True,
+               **kw):
+    """A real study of ``objective`` (default :class:`ToyLoRA`) with ``n`` trials, in a SQLite
+    file (or in memory when ``sqlite`` is false: faster where persistence is not tested)."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}" if sqlite else None
+    study = llmhpo.create_study(SPACE, metric=kw.pop("metric", "val_loss"), storage=storage,
+                                study_name=name, budget=n, seed=kw.pop("seed", 3), **kw)
+    study.optimize(objective or ToyLoRA(), show_progress=False)
+    return study, storage
