@@ -201,9 +201,9 @@ class SearchSpace:
 
     def round(self, x: np.ndarray) -> np.ndarray:
         """Snap a unit point to the encoding of the value it decodes to (shape kept)."""
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        out = np.stack([self.encode(self.decode(row)) for row in x])
-        return out.reshape(np.shape(x)) if np.ndim(x) == 2 else out[0]
+        arr = np.asarray(x, dtype=float)
+        out = np.stack([self.encode(self.decode(row)) for row in np.atleast_2d(arr)])
+        return out if arr.ndim == 2 else out[0]
 
     def key(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """A hashable identity of a configuration (for duplicate and cache look-ups)."""

@@ -1,0 +1,117 @@
+"""Gaussian-process helpers shared by BO-GP and BaMSOO (BoTorch, imported lazily).
+
+Every model here works on points of the search space's unit cube [0, 1]^d (log scales are
+already in log space, integers relaxed), in double precision. Outcomes are standardized by
+BoTorch's ``Standardize`` transform, so the GP never sees raw losses such as 1e-10 and its
+hyperparameter priors apply as designed (the public seed code fitted on raw values).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from llmhpo._imports import require
+
+__all__ = ["fit_gp", "posterior_mean_std", "seeded_torch", "derive_seed", "to_tensor"]
+
+
+def _torch() -> Any:
+    return require("torch", feature="Gaussian-process optimizers")
+
+
+def derive_seed(seed: int | None, *stream: int) -> int | None:
+    """A 31-bit seed determined by ``seed`` and ``stream`` (``None`` stays ``None``)."""
+    if seed is None:
+        return None
+    ss = np.random.SeedSequence([int(seed), *map(int, stream)])
+    return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+
+
+@contextlib.contextmanager
+def seeded_torch(seed: int | None) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded, then restore the caller's RNG state."""
+    torch = _torch()
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def to_tensor(x: np.ndarray | Sequence[Sequence[float]]) -> Any:
+    """A float64 tensor of shape ``(n, d)``."""
+    torch = _torch()
+    return torch.as_tensor(np.asarray(x, dtype=float), dtype=torch.float64)
+
+
+def fit_gp(
+    x: np.ndarray, y: np.ndarray, *, seed: int | None = None, noise: float | None = None
+) -> Any:
+    """Fit BoTorch's ``SingleTaskGP`` (its default Matern-5/2 ARD kernel).
+
+    Args:
+        x: inputs in [0, 1]^d, shape ``(n, d)``; they are already in the unit cube, so no
+            input normalization is applied.
+        y: outcomes, shape ``(n,)``; standardized by an outcome transform.
+        seed: seed of torch's RNG during fitting (used by retries after a failed fit).
+        noise: ``None`` to infer the observation noise (BoTorch's default); a number to fix
+            the noise variance at ``noise`` times the variance of ``y`` (a near-interpolating
+            GP, as BaMSOO's analysis assumes for deterministic objectives).
+
+    Returns:
+        The fitted model in eval mode; its posterior is in the units of ``y``.
+    """
+    require("botorch", feature="Gaussian-process optimizers")
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    torch = _torch()
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if x.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] < 1:
+        raise ValueError(
+            f"expected x of shape (n, d) and y of shape (n,), got {x.shape} and {y.shape}"
+        )
+    if np.any(x < -1e-9) or np.any(x > 1 + 1e-9):
+        raise ValueError("GP inputs must lie in the unit cube [0, 1]^d")
+    train_x = to_tensor(x)
+    train_y = to_tensor(y.reshape(-1, 1))
+    with seeded_torch(seed), warnings.catch_warnings():
+        # Fitting on few points routinely warns about ill-conditioning or early stops; the
+        # fit is still usable and these warnings would flood a user's log every step.
+        warnings.simplefilter("ignore")
+        yvar = None
+        if noise is not None:
+            scale = float(np.var(y)) if y.size > 1 and np.var(y) > 0 else 1.0
+            yvar = torch.full_like(train_y, noise * scale)
+        model = SingleTaskGP(train_x, train_y, train_Yvar=yvar, outcome_transform=Standardize(m=1))
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        fit_gpytorch_mll(mll)
+    model.eval()
+    return model
+
+
+def posterior_mean_std(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and standard deviation of the latent function (no observation noise).
+
+    Args:
+        model: a model from :func:`fit_gp`.
+        x: points of [0, 1]^d, shape ``(n, d)``.
+
+    Returns:
+        ``(mu, sigma)``, each of shape ``(n,)``, in the units of the fitted outcomes.
+    """
+    torch = _torch()
+    with torch.no_grad():
+        post = model.posterior(to_tensor(np.atleast_2d(x)))
+        mu = post.mean.reshape(-1).cpu().numpy()
+        var = post.variance.reshape(-1).clamp_min(0.0).cpu().numpy()
+    return mu.astype(float), np.sqrt(var).astype(float)

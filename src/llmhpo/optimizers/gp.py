@@ -1,0 +1,173 @@
+"""BO-GP: Bayesian optimization with a Gaussian process and log expected improvement.
+
+Seed 001, Algorithm 1: a Latin hypercube design of ``n_init`` points, then at each step a
+BoTorch ``SingleTaskGP`` is fitted to the successful observations and the next point maximizes
+logEI, optimized by multi-start gradient ascent (``optimize_acqf``). Batches for parallel
+workers use qLogEI with the pending points as ``X_pending`` (sequential greedy selection).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from llmhpo.optimizers._gp_model import derive_seed, fit_gp, seeded_torch, to_tensor
+from llmhpo.optimizers.base import BaseOptimizer, Capabilities
+from llmhpo.space import SearchSpace
+from llmhpo.space.design import latin_hypercube, sobol
+
+__all__ = ["GPOptimizer"]
+
+_MIN_SUCCESSES = 2  # a GP needs at least two distinct successful points to say anything
+
+
+class GPOptimizer(BaseOptimizer):
+    """Gaussian-process Bayesian optimization (BoTorch), minimizing.
+
+    The model works in the space's unit cube (log scales in log space, integers relaxed):
+    a candidate is snapped to the value it decodes to, and a candidate that repeats a known
+    point is replaced by the best unknown point of a Sobol set under the same acquisition.
+
+    Failed trials (value ``None``) are left out of the GP fit, so they never poison it; they
+    are passed to qLogEI as ``X_pending`` instead, so the acquisition treats them as points
+    already being evaluated and does not suggest them (or their close neighbours) again.
+
+    The GP is fitted to ``-loss``, so logEI is maximized as BoTorch expects. Every torch
+    random draw is seeded from ``(seed, number of told and pending points)``: a fresh
+    instance replaying a history suggests the same next point.
+
+    Args:
+        space: the search space.
+        n_init: size of the initial Latin hypercube design (seed 001: 10). Warm-start points
+            count towards it; if fewer than two points succeeded by then, the design goes on.
+        num_restarts: starting points of the gradient optimization of the acquisition.
+        raw_samples: quasi-random points scored to choose those starting points.
+        seed: seed of the design and of every torch random draw.
+    """
+
+    name: ClassVar[str] = "bo"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        n_init: int = 10,
+        num_restarts: int = 10,
+        raw_samples: int = 512,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(space, seed=seed)
+        for name, value in (
+            ("n_init", n_init),
+            ("num_restarts", num_restarts),
+            ("raw_samples", raw_samples),
+        ):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.n_init = int(n_init)
+        self.num_restarts = int(num_restarts)
+        self.raw_samples = int(raw_samples)
+        self._designs: dict[int, np.ndarray] = {}
+
+    # ----- initial design -------------------------------------------------------------------
+    def _design_point(self, i: int) -> np.ndarray:
+        k, j = divmod(i, self.n_init)
+        if k not in self._designs:
+            seed = derive_seed(self.seed, 0, k)
+            self._designs[k] = latin_hypercube(self.n_init, self.space.dim, seed)
+        return self._designs[k][j]
+
+    def _next_design_index(self) -> int:
+        # Continue after the last design point handed out (also when replayed on resume).
+        attrs = [o.attrs for o in self.observations] + [s.attrs for s in self._pending.values()]
+        used = [int(a["design_index"]) for a in attrs if "design_index" in a]
+        return max(used) + 1 if used else 0
+
+    # ----- ask ------------------------------------------------------------------------------
+    def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        out: list[tuple[np.ndarray, dict[str, Any]]] = []
+        ok = [o for o in self.observations if o.value is not None]
+        n_known = len(self.observations) + len(self._pending)
+        model, best = None, 0.0
+        for _ in range(n):
+            if n_known + len(out) < self.n_init or len(ok) < _MIN_SUCCESSES:
+                i = self._next_design_index() + sum(1 for _, a in out if "design_index" in a)
+                out.append((self._design_point(i), {"phase": "init", "design_index": i}))
+                continue
+            if model is None:
+                x_ok = np.array([o.x for o in ok])
+                y_ok = np.array([o.value for o in ok], dtype=float)
+                model = fit_gp(x_ok, -y_ok, seed=derive_seed(self.seed, 1, len(self.observations)))
+                best = float(-y_ok.min())
+            out.append(self._candidate(model, best, [x for x, _ in out], n_known + len(out)))
+        return out
+
+    def _candidate(
+        self, model: Any, best: float, batch: list[np.ndarray], step: int
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        import torch
+        from botorch.acquisition import LogExpectedImprovement, qLogExpectedImprovement
+        from botorch.optim import optimize_acqf
+        from botorch.sampling import SobolQMCNormalSampler
+
+        torch_seed = derive_seed(self.seed, 2, step)
+        failed = [o.x for o in self.observations if o.value is None]
+        avoid = [s.x for s in self._pending.values()] + list(batch) + failed
+        with seeded_torch(torch_seed):
+            if avoid:
+                sampler = SobolQMCNormalSampler(sample_shape=torch.Size([256]), seed=torch_seed)
+                acq = qLogExpectedImprovement(
+                    model, best_f=best, sampler=sampler, X_pending=to_tensor(np.array(avoid))
+                )
+                acq_name = "qLogEI"
+            else:
+                acq = LogExpectedImprovement(model, best_f=best, maximize=True)
+                acq_name = "LogEI"
+            bounds = to_tensor(np.stack([np.zeros(self.space.dim), np.ones(self.space.dim)]))
+            cand, _ = optimize_acqf(
+                acq,
+                bounds=bounds,
+                q=1,
+                num_restarts=self.num_restarts,
+                raw_samples=self.raw_samples,
+                options={"seed": torch_seed} if torch_seed is not None else None,
+            )
+            x = self._snap(cand.detach().cpu().numpy().reshape(-1))
+            known = {self._key(k) for k in self._known_x()} | {self._key(b) for b in batch}
+            attrs: dict[str, Any] = {"phase": "bo", "acquisition": acq_name}
+            if self._key(x) in known:
+                x = self._best_unknown(acq, known, step)
+                attrs["deduplicated"] = True
+            with torch.no_grad():
+                attrs["acq_value"] = float(acq(to_tensor(x.reshape(1, 1, -1))).item())
+        return x, attrs
+
+    def _best_unknown(self, acq: Any, known: set[tuple[Any, ...]], step: int) -> np.ndarray:
+        """The best point of a snapped Sobol set that is not a known point."""
+        import torch
+
+        n_pts = 1 << max(6, (self.raw_samples - 1).bit_length())  # a power of 2 for Sobol
+        raw = sobol(n_pts, self.space.dim, derive_seed(self.seed, 3, step))
+        pts = np.array([self._snap(p) for p in raw])
+        fresh = np.array([p for p in pts if self._key(p) not in known])
+        if len(fresh) == 0:  # every sampled value is known (a tiny discrete space): repeat one
+            return pts[0]
+        with torch.no_grad():
+            values = acq(to_tensor(fresh).unsqueeze(1)).cpu().numpy()
+        return fresh[int(np.argmax(values))]
+
+    def _snap(self, x: np.ndarray) -> np.ndarray:
+        """The encoding of the value ``x`` decodes to (relax-and-round)."""
+        return self.space.encode(self.space.decode(np.clip(x, 0.0, 1.0)))
+
+    def _key(self, x: np.ndarray) -> tuple[Any, ...]:
+        return self.space.key(self.space.decode(np.clip(x, 0.0, 1.0)))
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "n_init": self.n_init,
+            "num_restarts": self.num_restarts,
+            "raw_samples": self.raw_samples,
+        }

@@ -1,0 +1,124 @@
+"""BO-GP: conformance, initial design, failures, batches and convergence on Branin/Hartmann-6."""
+
+import numpy as np
+import pytest
+
+from llmhpo.objectives import get_function
+from llmhpo.optimizers import RandomOptimizer, make_optimizer
+from llmhpo.optimizers.gp import GPOptimizer
+from llmhpo.space import Float, Int, SearchSpace
+from llmhpo.testing.optimizer_suite import OptimizerSuite
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny GPs gain nothing from threads, and on a shared CPU they slow down tenfold."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class TestBOConformance(OptimizerSuite):
+    n_steps = 8
+
+    @pytest.fixture
+    def factory(self):
+        return lambda space, seed: GPOptimizer(
+            space, n_init=3, num_restarts=2, raw_samples=32, seed=seed
+        )
+
+
+def run(opt, f, budget, batch=1):
+    while len(opt.observations) < budget:
+        sugg = opt.ask(min(batch, budget - len(opt.observations)))
+        for s in sugg:
+            opt.tell(s, f(s.params))
+    return opt
+
+
+def test_initial_design_is_a_latin_hypercube_then_logei():
+    f = get_function("branin")
+    opt = run(GPOptimizer(f.space(), n_init=6, seed=0), f, 8)
+    phases = [o.attrs["phase"] for o in opt.observations]
+    assert phases == ["init"] * 6 + ["bo"] * 2
+    xs = np.array([o.x for o in opt.observations[:6]])
+    for d in range(2):  # one point per sixth of each axis
+        assert sorted(np.floor(xs[:, d] * 6).astype(int)) == list(range(6))
+    for o in opt.observations[6:]:
+        assert o.attrs["acquisition"] == "LogEI"
+        assert np.isfinite(o.attrs["acq_value"])
+
+
+def test_failures_are_kept_out_of_the_gp_and_not_suggested_again():
+    space = SearchSpace([Float("a", 0.0, 1.0), Float("b", 0.0, 1.0)])
+    opt = GPOptimizer(space, n_init=4, num_restarts=4, raw_samples=64, seed=1)
+    # a bowl with its minimum at (0.7, 0.7) and a failure right at the minimum
+    for a, b in [(0.1, 0.1), (0.9, 0.2), (0.2, 0.9), (0.5, 0.5), (0.8, 0.8)]:
+        opt.tell_not_asked({"a": a, "b": b}, (a - 0.7) ** 2 + (b - 0.7) ** 2)
+    opt.tell_not_asked({"a": 0.7, "b": 0.7}, None)
+    s = opt.ask(1)[0]
+    assert s.attrs["phase"] == "bo" and s.attrs["acquisition"] == "qLogEI"
+    assert np.isfinite(s.attrs["acq_value"])  # the GP was fitted on the 5 successes only
+    assert np.linalg.norm(s.x - np.array([0.7, 0.7])) > 1e-3
+    # with too few successes it keeps sampling the design instead of fitting a GP
+    bad = GPOptimizer(space, n_init=2, seed=0)
+    for _ in range(3):
+        t = bad.ask(1)[0]
+        bad.tell(t, None)
+    assert bad.ask(1)[0].attrs["phase"] == "init"
+
+
+def test_batch_uses_pending_points_and_does_not_repeat():
+    f = get_function("branin")
+    opt = run(GPOptimizer(f.space(), n_init=5, num_restarts=4, raw_samples=128, seed=2), f, 5)
+    batch = opt.ask(3)
+    assert [s.attrs["acquisition"] for s in batch] == ["LogEI", "qLogEI", "qLogEI"]
+    xs = np.array([s.x for s in batch])
+    dists = [np.linalg.norm(xs[i] - xs[j]) for i in range(3) for j in range(i)]
+    assert min(dists) > 1e-3
+
+
+def test_integers_are_rounded_and_never_repeated():
+    space = SearchSpace([Int("i", 1, 4), Int("j", 1, 4)])
+    opt = GPOptimizer(space, n_init=4, num_restarts=2, raw_samples=32, seed=0)
+    run(opt, lambda p: float((p["i"] - 3) ** 2 + (p["j"] - 2) ** 2), 12)
+    keys = [space.key(o.params) for o in opt.observations]
+    assert len(set(keys)) == len(keys)
+    assert all(isinstance(o.params["i"], int) for o in opt.observations)
+
+
+def test_config_and_validation():
+    space = SearchSpace([Float("a", 0.0, 1.0)])
+    with pytest.raises(ValueError, match="n_init"):
+        GPOptimizer(space, n_init=0)
+    opt = make_optimizer("bo", space, seed=3, n_init=4, raw_samples=64)
+    assert opt.get_config() == {
+        "name": "bo",
+        "seed": 3,
+        "n_init": 4,
+        "num_restarts": 10,
+        "raw_samples": 64,
+    }
+
+
+def _best_random(f, budget, seed):
+    return run(RandomOptimizer(f.space(), seed=seed), f, budget).best_observation().value
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_branin_gets_close_to_the_optimum_where_random_search_does_not(seed):
+    f = get_function("branin")
+    budget, threshold = 30, f.optimum + 0.2
+    best = run(GPOptimizer(f.space(), seed=seed), f, budget).best_observation().value
+    assert best < threshold
+    assert _best_random(f, budget, seed) > threshold
+
+
+def test_hartmann6_gets_close_to_the_optimum_where_random_search_does_not():
+    f = get_function("hartmann6")
+    budget, threshold = 40, f.optimum + 0.5  # optimum -3.32237
+    best = run(GPOptimizer(f.space(), seed=0), f, budget).best_observation().value
+    assert best < threshold
+    assert _best_random(f, budget, 0) > threshold
