@@ -1,0 +1,151 @@
+"""``llmhpo run [CONFIG]``: run (or resume) a study described by a YAML config."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+from llmhpo.config import RunConfig, default_config_path, load_config
+from llmhpo.exceptions import InvalidConfigError
+
+__all__ = ["register", "run_config"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run or resume a study (no CONFIG: the built-in default main job)",
+        description="Run a study to its total budget; re-running resumes it.",
+    )
+    p.add_argument("config", nargs="?", help="run config YAML (default: the built-in main job)")
+    p.add_argument("--budget", type=int, help="total number of trials (overrides the config)")
+    p.add_argument("--workers", type=int, dest="n_workers", help="trials run at once")
+    p.add_argument("--executor", choices=["inline", "process", "ray"])
+    p.add_argument("--storage", help="database URL, e.g. sqlite:///runs/study.db")
+    p.add_argument("--study-name", dest="study_name")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--optimizer", help="optimizer name (overrides the config)")
+    p.add_argument("--report", help="directory of the report (plots, results table)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config or default_config_path())
+    cfg = cfg.with_overrides(
+        budget=args.budget,
+        n_workers=args.n_workers,
+        executor=args.executor,
+        storage=args.storage,
+        study_name=args.study_name,
+        seed=args.seed,
+        report=args.report,
+        optimizer={"name": args.optimizer} if args.optimizer else None,
+    )
+    run_config(cfg, show_progress=not args.quiet)
+    return 0
+
+
+def _optimizer_kwargs(cfg: RunConfig) -> dict[str, Any]:
+    """The optimizer's own parameters; budget-aware optimizers get the study budget."""
+    from llmhpo.optimizers import get_optimizer
+
+    kwargs = {k: v for k, v in cfg.optimizer.items() if k != "name"}
+    params = inspect.signature(get_optimizer(cfg.optimizer["name"]).__init__).parameters
+    if "budget" in params and "budget" not in kwargs:
+        kwargs["budget"] = cfg.budget
+    if "n_points" in params and "n_points" not in kwargs:
+        kwargs["n_points"] = cfg.budget
+    return kwargs
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if str(path) not in ("", ":memory:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -> Any:
+    """Run the study of ``cfg`` to its budget and print the results; returns the study."""
+    from llmhpo.executors import make_executor
+    from llmhpo.objectives.registry import build_objective
+    from llmhpo.study import create_study, load_study
+
+    out = out or sys.stdout
+    spec = build_objective(cfg.objective)
+    space = cfg.space if cfg.space is not None else spec.space
+    if space is None:
+        raise InvalidConfigError(
+            f"objective type {cfg.objective['type']!r} has no search space of its own: "
+            "give one under 'space' (a preset name or {var: {type: ..., ...}})"
+        )
+    _ensure_sqlite_dir(cfg.storage)
+    study = create_study(
+        space,
+        optimizer=cfg.optimizer["name"],
+        optimizer_kwargs=_optimizer_kwargs(cfg),
+        direction=cfg.direction or spec.direction or "minimize",
+        metric=cfg.metric if cfg.metric is not None else spec.metric,
+        budget=cfg.budget,
+        storage=cfg.storage,
+        study_name=cfg.study_name,
+        seed=cfg.seed,
+    )
+    if cfg.warm_start is not None:
+        ws = cfg.warm_start
+        source = (
+            load_study(ws["study"], ws.get("storage", cfg.storage)) if isinstance(ws, dict) else ws
+        )
+        n = study.warm_start(source)
+        if n:
+            print(f"[llmhpo] warm start: imported {n} evaluated points", file=sys.stderr)
+    ex_cfg = cfg.execution
+    name = ex_cfg.executor or ("inline" if ex_cfg.n_workers == 1 else "process")
+    executor = make_executor(name, ex_cfg.n_workers)
+    objective = spec.objective
+    has_references = hasattr(objective, "references")
+    callbacks = list(objective.study_callbacks(study)) if hasattr(objective, "study_callbacks") else []
+    try:
+        if has_references:
+            from llmhpo.reporting.references import record_references
+
+            print("[llmhpo] evaluating the reference rows (base model, default hyperparameters)",
+                  file=sys.stderr)
+            record_references(study, objective, executor=executor, workdir=ex_cfg.workdir)
+        study.optimize(
+            objective,
+            executor=executor,
+            trial_timeout=ex_cfg.trial_timeout,
+            workdir=ex_cfg.workdir,
+            callbacks=callbacks,
+            show_progress=show_progress,
+        )
+    finally:
+        executor.shutdown()
+    _print_results(study, cfg, has_references, out)
+    return study
+
+
+def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -> None:
+    best = study.best_trial
+    print(f"\nStudy {study.study_name!r}: {study.n_finished}/{study.budget} trials", file=out)
+    if best is None:
+        print("No trial completed.", file=out)
+        return
+    if has_references or cfg.report:
+        from llmhpo.reporting.report import summary_text, write_report
+
+        text, _ = summary_text(study)
+        print(text, file=out)
+        report_dir = cfg.report or f"{study.study_name}-report"
+        paths = write_report(study, report_dir)
+        print(f"\nReport written to {report_dir}/: " + ", ".join(p.name for p in paths.values()),
+              file=out)
+    else:
+        print(f"Best trial {best.number}: value {best.value:.6g}", file=out)
+        for k, v in best.params.items():
+            print(f"  {k} = {v}", file=out)

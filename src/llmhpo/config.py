@@ -1,0 +1,152 @@
+"""Run configurations: the YAML file ``llmhpo run`` takes, loaded and validated.
+
+Example::
+
+    study_name: branin-bo
+    storage: sqlite:///runs/branin.db
+    budget: 30
+    seed: 0
+    optimizer: {name: bo, n_init: 8}
+    objective: {type: synthetic, name: branin}
+    execution: {n_workers: 2, executor: process, trial_timeout: 60}
+
+Unknown keys are errors; every error names the key, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from llmhpo.exceptions import InvalidConfigError
+
+__all__ = ["RunConfig", "ExecutionConfig", "load_config", "default_config_path"]
+
+_TOP_KEYS = {
+    "study_name", "storage", "direction", "metric", "budget", "seed", "optimizer", "space",
+    "objective", "execution", "warm_start", "report",
+}
+_EXEC_KEYS = {"n_workers", "executor", "trial_timeout", "workdir"}
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """How trials run: how many at once, where, and for how long at most."""
+
+    n_workers: int = 1
+    executor: str | None = None  # inline (1 worker) / process (several) when None
+    trial_timeout: float | None = None
+    workdir: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated run configuration (see the module docstring for the YAML form)."""
+
+    objective: dict[str, Any]
+    study_name: str = "llmhpo-study"
+    storage: str = "sqlite:///llmhpo.db"
+    direction: str | None = None
+    metric: str | None = None
+    budget: int = 20
+    seed: int = 0
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "random"})
+    space: Any = None
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    warm_start: Any = None
+    report: str | None = None
+    source: str | None = None
+
+    def with_overrides(self, **kw: Any) -> RunConfig:
+        """A copy with the non-None keyword values replaced (``n_workers`` etc. too)."""
+        exec_kw = {k: kw.pop(k) for k in list(kw) if k in _EXEC_KEYS and kw[k] is not None}
+        top = {k: v for k, v in kw.items() if v is not None}
+        cfg = replace(self, **top)
+        if exec_kw:
+            cfg = replace(cfg, execution=replace(cfg.execution, **exec_kw))
+        return _validate(cfg)
+
+
+def default_config_path() -> Path:
+    """The packaged default configuration (the README's main job)."""
+    return Path(str(resources.files("llmhpo") / "configs" / "default.yaml"))
+
+
+def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
+    """Load a run configuration from a YAML file or a dict."""
+    origin = None
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+    else:
+        import yaml
+
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InvalidConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        origin = str(path)
+    if not isinstance(data, Mapping):
+        raise InvalidConfigError(f"a config must be a mapping of keys, got {type(data).__name__}")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise InvalidConfigError(f"unknown config key(s) {unknown}; expected some of {sorted(_TOP_KEYS)}")
+    if "objective" not in data:
+        raise InvalidConfigError("the config needs an 'objective' (e.g. {type: synthetic, name: branin})")
+    kw = dict(data)
+    optimizer = kw.get("optimizer", {"name": "random"})
+    if isinstance(optimizer, str):
+        optimizer = {"name": optimizer}
+    if not isinstance(optimizer, Mapping) or "name" not in optimizer:
+        raise InvalidConfigError(f"optimizer must be a name or a mapping with 'name', got {optimizer!r}")
+    kw["optimizer"] = dict(optimizer)
+    objective = kw["objective"]
+    if not isinstance(objective, Mapping) or "type" not in objective:
+        raise InvalidConfigError(f"objective must be a mapping with a 'type', got {objective!r}")
+    kw["objective"] = dict(objective)
+    execution = kw.pop("execution", None) or {}
+    if not isinstance(execution, Mapping):
+        raise InvalidConfigError(f"execution must be a mapping, got {execution!r}")
+    bad = sorted(set(execution) - _EXEC_KEYS)
+    if bad:
+        raise InvalidConfigError(f"unknown execution key(s) {bad}; expected some of {sorted(_EXEC_KEYS)}")
+    kw["execution"] = ExecutionConfig(**execution)
+    cfg = RunConfig(source=origin, **kw)
+    return _validate(cfg)
+
+
+def _validate(cfg: RunConfig) -> RunConfig:
+    def bad(key: str, value: Any, expected: str) -> InvalidConfigError:
+        return InvalidConfigError(f"config key {key!r}: got {value!r}, expected {expected}")
+
+    if not isinstance(cfg.study_name, str) or not cfg.study_name:
+        raise bad("study_name", cfg.study_name, "a non-empty string")
+    if not isinstance(cfg.storage, str) or not cfg.storage:
+        raise bad("storage", cfg.storage, "a database URL such as sqlite:///llmhpo.db")
+    if cfg.direction not in (None, "minimize", "maximize"):
+        raise bad("direction", cfg.direction, "'minimize' or 'maximize'")
+    if cfg.metric is not None and not isinstance(cfg.metric, str):
+        raise bad("metric", cfg.metric, "a metric name")
+    if isinstance(cfg.budget, bool) or not isinstance(cfg.budget, int) or cfg.budget < 1:
+        raise bad("budget", cfg.budget, "a positive integer")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
+        raise bad("seed", cfg.seed, "a non-negative integer")
+    ex = cfg.execution
+    if isinstance(ex.n_workers, bool) or not isinstance(ex.n_workers, int) or ex.n_workers < 1:
+        raise bad("execution.n_workers", ex.n_workers, "a positive integer")
+    if ex.executor not in (None, "inline", "process", "ray"):
+        raise bad("execution.executor", ex.executor, "one of inline, process, ray")
+    if ex.trial_timeout is not None and (
+        isinstance(ex.trial_timeout, bool)
+        or not isinstance(ex.trial_timeout, (int, float))
+        or ex.trial_timeout <= 0
+    ):
+        raise bad("execution.trial_timeout", ex.trial_timeout, "a positive number of seconds")
+    if cfg.warm_start is not None and not isinstance(cfg.warm_start, (str, Mapping)):
+        raise bad("warm_start", cfg.warm_start, "a CSV path or {study: NAME, storage: URL}")
+    return cfg
