@@ -26,8 +26,18 @@ from llmhpo.exceptions import InvalidConfigError
 __all__ = ["RunConfig", "ExecutionConfig", "load_config", "default_config_path"]
 
 _TOP_KEYS = {
-    "study_name", "storage", "direction", "metric", "budget", "seed", "optimizer", "space",
-    "objective", "execution", "warm_start", "report",
+    "study_name",
+    "storage",
+    "direction",
+    "metric",
+    "budget",
+    "seed",
+    "optimizer",
+    "space",
+    "objective",
+    "execution",
+    "warm_start",
+    "report",
 }
 _EXEC_KEYS = {"n_workers", "executor", "trial_timeout", "workdir"}
 
@@ -60,6 +70,22 @@ class RunConfig:
     report: str | None = None
     source: str | None = None
 
+    def build_space(self) -> Any:
+        """The configured search space (``None`` when the objective brings its own)."""
+        from llmhpo.exceptions import InvalidSearchSpaceError
+        from llmhpo.space import SearchSpace, get_preset
+
+        if self.space is None:
+            return None
+        if isinstance(self.space, str):
+            return get_preset(self.space)
+        if isinstance(self.space, Mapping):
+            return SearchSpace.from_dict(self.space)
+        raise InvalidSearchSpaceError(
+            f"config key 'space': got {self.space!r}, expected a preset name or a mapping "
+            "of variables"
+        )
+
     def with_overrides(self, **kw: Any) -> RunConfig:
         """A copy with the non-None keyword values replaced (``n_workers`` etc. too)."""
         exec_kw = {k: kw.pop(k) for k in list(kw) if k in _EXEC_KEYS and kw[k] is not None}
@@ -89,21 +115,30 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise InvalidConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+            detail = " ".join(str(exc).split())  # one line: YAML errors span several
+            raise InvalidConfigError(
+                f"config file {str(path)!r} is not valid YAML: {detail}"
+            ) from None
         origin = str(path)
     if not isinstance(data, Mapping):
         raise InvalidConfigError(f"a config must be a mapping of keys, got {type(data).__name__}")
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
-        raise InvalidConfigError(f"unknown config key(s) {unknown}; expected some of {sorted(_TOP_KEYS)}")
+        raise InvalidConfigError(
+            f"unknown config key(s) {unknown}; expected some of {sorted(_TOP_KEYS)}"
+        )
     if "objective" not in data:
-        raise InvalidConfigError("the config needs an 'objective' (e.g. {type: synthetic, name: branin})")
+        raise InvalidConfigError(
+            "the config needs an 'objective' (e.g. {type: synthetic, name: branin})"
+        )
     kw = dict(data)
     optimizer = kw.get("optimizer", {"name": "random"})
     if isinstance(optimizer, str):
         optimizer = {"name": optimizer}
     if not isinstance(optimizer, Mapping) or "name" not in optimizer:
-        raise InvalidConfigError(f"optimizer must be a name or a mapping with 'name', got {optimizer!r}")
+        raise InvalidConfigError(
+            f"optimizer must be a name or a mapping with 'name', got {optimizer!r}"
+        )
     kw["optimizer"] = dict(optimizer)
     objective = kw["objective"]
     if not isinstance(objective, Mapping) or "type" not in objective:
@@ -114,7 +149,9 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
         raise InvalidConfigError(f"execution must be a mapping, got {execution!r}")
     bad = sorted(set(execution) - _EXEC_KEYS)
     if bad:
-        raise InvalidConfigError(f"unknown execution key(s) {bad}; expected some of {sorted(_EXEC_KEYS)}")
+        raise InvalidConfigError(
+            f"unknown execution key(s) {bad}; expected some of {sorted(_EXEC_KEYS)}"
+        )
     kw["execution"] = ExecutionConfig(**execution)
     cfg = RunConfig(source=origin, **kw)
     return _validate(cfg)
@@ -147,6 +184,20 @@ def _validate(cfg: RunConfig) -> RunConfig:
         or ex.trial_timeout <= 0
     ):
         raise bad("execution.trial_timeout", ex.trial_timeout, "a positive number of seconds")
-    if cfg.warm_start is not None and not isinstance(cfg.warm_start, (str, Mapping)):
-        raise bad("warm_start", cfg.warm_start, "a CSV path or {study: NAME, storage: URL}")
+    ws = cfg.warm_start
+    if ws is not None and not (
+        isinstance(ws, str)
+        or (isinstance(ws, Mapping) and "study" in ws and set(ws) <= {"study", "storage"})
+    ):
+        raise bad("warm_start", ws, "a CSV path or {study: NAME, storage: URL}")
+    from llmhpo.objectives.registry import OBJECTIVE_TYPES
+
+    if cfg.objective.get("type") not in OBJECTIVE_TYPES:
+        raise bad("objective.type", cfg.objective.get("type"), f"one of {sorted(OBJECTIVE_TYPES)}")
+    from llmhpo.optimizers import OPTIMIZERS
+
+    if cfg.optimizer.get("name") not in OPTIMIZERS:
+        raise bad("optimizer.name", cfg.optimizer.get("name"), f"one of {sorted(OPTIMIZERS)}")
+    if cfg.space is not None:
+        cfg.build_space()  # raises naming the variable, the bad value and what was expected
     return cfg

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from collections import Counter
@@ -51,7 +50,7 @@ def _storage_and_name(args: argparse.Namespace) -> tuple[str, str | None]:
 def _study_names(storage: str) -> list[str]:
     from llmhpo.study.storage import open_storage
 
-    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).exists():
+    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).exists():
         raise StudyNotFoundError(f"no database at {storage!r}")
     return [s.study_name for s in open_storage(storage).get_all_studies()]
 
@@ -100,8 +99,17 @@ def _best(args: argparse.Namespace) -> int:
         print(f"study {study.study_name!r} has no complete trial yet", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"number": best.number, "value": best.value, "params": best.params,
-                          "metrics": best.metrics}, default=str))
+        print(
+            json.dumps(
+                {
+                    "number": best.number,
+                    "value": best.value,
+                    "params": best.params,
+                    "metrics": best.metrics,
+                },
+                default=str,
+            )
+        )
     else:
         print(f"trial {best.number}: {study.metric or 'value'} = {best.value:.6g}")
         for k, v in best.params.items():
@@ -120,5 +128,5 @@ def _export(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = study.to_csv(Path(tmp) / "trials.csv")
-        sys.stdout.write(io.open(path, encoding="utf-8").read())
+        sys.stdout.write(open(path, encoding="utf-8").read())
     return 0

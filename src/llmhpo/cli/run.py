@@ -50,7 +50,12 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _optimizer_kwargs(cfg: RunConfig) -> dict[str, Any]:
-    """The optimizer's own parameters; budget-aware optimizers get the study budget."""
+    """The optimizer's own parameters; budget-aware optimizers get the study budget.
+
+    ``budget`` (SOO, BaMSOO, MADS) is the study budget. ``n_points`` (LHS) defaults to the
+    study budget when the study is created; a resumed study keeps its stored value, so that a
+    re-run with a larger ``--budget`` continues the same design instead of drawing a new one.
+    """
     from llmhpo.optimizers import get_optimizer
 
     kwargs = {k: v for k, v in cfg.optimizer.items() if k != "name"}
@@ -58,15 +63,35 @@ def _optimizer_kwargs(cfg: RunConfig) -> dict[str, Any]:
     if "budget" in params and "budget" not in kwargs:
         kwargs["budget"] = cfg.budget
     if "n_points" in params and "n_points" not in kwargs:
-        kwargs["n_points"] = cfg.budget
+        kwargs["n_points"] = _stored_optimizer_config(cfg).get("n_points", cfg.budget)
     return kwargs
 
 
+def _stored_optimizer_config(cfg: RunConfig) -> dict[str, Any]:
+    """The optimizer configuration stored with an existing study of the same optimizer."""
+    from llmhpo.exceptions import StudyNotFoundError
+    from llmhpo.study.storage import StudyStorage, open_storage
+
+    if cfg.storage.startswith("sqlite:///") and not Path(cfg.storage[10:]).exists():
+        return {}  # do not create an empty database just to look
+    try:
+        records = StudyStorage(open_storage(cfg.storage), cfg.study_name, create=False)
+    except StudyNotFoundError:
+        return {}
+    stored = records.get_attr("optimizer") or {}
+    return dict(stored) if stored.get("name") == cfg.optimizer["name"] else {}
+
+
 def _ensure_sqlite_dir(url: str) -> None:
+    """Create the parent directory of a SQLite file (``sqlite:///dir/x.db`` or a bare path)."""
     if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):])
-        if str(path) not in ("", ":memory:"):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url[len("sqlite:///") :])
+    elif "://" not in url:
+        path = Path(url)
+    else:
+        return
+    if str(path) not in ("", ":memory:"):
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -> Any:
@@ -77,7 +102,7 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
 
     out = out or sys.stdout
     spec = build_objective(cfg.objective)
-    space = cfg.space if cfg.space is not None else spec.space
+    space = cfg.build_space() or spec.space
     if space is None:
         raise InvalidConfigError(
             f"objective type {cfg.objective['type']!r} has no search space of its own: "
@@ -108,13 +133,17 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     executor = make_executor(name, ex_cfg.n_workers)
     objective = spec.objective
     has_references = hasattr(objective, "references")
-    callbacks = list(objective.study_callbacks(study)) if hasattr(objective, "study_callbacks") else []
+    callbacks = (
+        list(objective.study_callbacks(study)) if hasattr(objective, "study_callbacks") else []
+    )
     try:
         if has_references:
             from llmhpo.reporting.references import record_references
 
-            print("[llmhpo] evaluating the reference rows (base model, default hyperparameters)",
-                  file=sys.stderr)
+            print(
+                "[llmhpo] evaluating the reference rows (base model, default hyperparameters)",
+                file=sys.stderr,
+            )
             record_references(study, objective, executor=executor, workdir=ex_cfg.workdir)
         study.optimize(
             objective,
@@ -143,8 +172,10 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
         print(text, file=out)
         report_dir = cfg.report or f"{study.study_name}-report"
         paths = write_report(study, report_dir)
-        print(f"\nReport written to {report_dir}/: " + ", ".join(p.name for p in paths.values()),
-              file=out)
+        print(
+            f"\nReport written to {report_dir}/: " + ", ".join(p.name for p in paths.values()),
+            file=out,
+        )
     else:
         print(f"Best trial {best.number}: value {best.value:.6g}", file=out)
         for k, v in best.params.items():

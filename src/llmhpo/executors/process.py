@@ -191,8 +191,10 @@ class ProcessExecutor:
                     if r is w.conn or w.conn.poll():
                         try:
                             ok, payload = w.conn.recv()
-                        except (EOFError, OSError):
-                            self._replace(w, WorkerDied(f"worker {w.index} died"))
+                        except (EOFError, OSError):  # the pipe closed: the worker exited
+                            w.proc.join(timeout=1)
+                            died = f"worker {w.index} died (exit code {w.proc.exitcode})"
+                            self._replace(w, WorkerDied(died))
                             continue
                         fut, w.future = w.future, None
                         fut.set_result(payload) if ok else fut.set_exception(payload)

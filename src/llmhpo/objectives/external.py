@@ -16,6 +16,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -27,18 +28,28 @@ from llmhpo.objectives.registry import ObjectiveSpec
 
 __all__ = ["PythonObjective", "CommandObjective", "python_from_config", "command_from_config"]
 
+# ``{identifier}``, not preceded by ``$`` (a shell variable): str.format would choke on any
+# other brace in the command (inline code, JSON arguments), so placeholders are matched alone.
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
 
 def _import_target(target: str) -> Any:
     if not isinstance(target, str) or target.count(":") != 1:
-        raise InvalidConfigError(f"target must look like 'package.module:function', got {target!r}")
+        raise InvalidConfigError(
+            f"target must look like 'package.module:function', got {target!r}"
+        )
     module, attr = target.split(":")
     try:
         obj: Any = importlib.import_module(module)
     except ImportError as exc:
-        raise InvalidConfigError(f"cannot import module {module!r} of target {target!r}: {exc}") from None
+        raise InvalidConfigError(
+            f"cannot import module {module!r} of target {target!r}: {exc}"
+        ) from None
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise InvalidConfigError(f"module {module!r} has no attribute {attr!r} (target {target!r})")
+            raise InvalidConfigError(
+                f"module {module!r} has no attribute {attr!r} (target {target!r})"
+            )
         obj = getattr(obj, part)
     if not callable(obj):
         raise InvalidConfigError(f"target {target!r} is not callable")
@@ -56,7 +67,12 @@ class PythonObjective:
         self._one_arg = _n_positional(fn) == 1 and not self.kwargs
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"target": self.target, "kwargs": self.kwargs, "_one_arg": self._one_arg, "_fn": None}
+        return {
+            "target": self.target,
+            "kwargs": self.kwargs,
+            "_one_arg": self._one_arg,
+            "_fn": None,
+        }
 
     def __call__(self, params: dict[str, Any], ctx: Any = None) -> Any:
         if self._fn is None:
@@ -91,7 +107,9 @@ class CommandObjective:
         if isinstance(command, str):
             command = shlex.split(command)
         if not command or not all(isinstance(c, str) for c in command):
-            raise InvalidConfigError(f"command must be a non-empty list of strings, got {command!r}")
+            raise InvalidConfigError(
+                f"command must be a non-empty list of strings, got {command!r}"
+            )
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise InvalidConfigError(f"command timeout must be a positive number, got {timeout!r}")
         self.command = list(command)
@@ -100,19 +118,29 @@ class CommandObjective:
         self.cwd = cwd
 
     def _argv(self, params: Mapping[str, Any], number: int) -> list[str]:
-        values = {**{k: v for k, v in params.items()}, "trial": number}
-        try:
-            return [part.format(**values) for part in self.command]
-        except (KeyError, IndexError) as exc:
-            raise InvalidConfigError(
-                f"command placeholder {exc} is not a parameter; known: {sorted(values)}"
-            ) from None
+        """Fill ``{name}`` placeholders; other braces (code, JSON, shell ``${VAR}``) stay."""
+        values = {**params, "trial": number}
+
+        def fill(m: re.Match[str]) -> str:
+            if m.group(1) not in values:
+                raise InvalidConfigError(
+                    f"command placeholder {m.group(1)!r} is not a parameter; "
+                    f"known: {sorted(values)}"
+                )
+            return str(values[m.group(1)])
+
+        return [_PLACEHOLDER.sub(fill, part) for part in self.command]
 
     def __call__(self, params: dict[str, Any], ctx: Any = None) -> dict[str, Any]:
         number = getattr(ctx, "number", 0)
         limits = [t for t in (self.timeout, getattr(ctx, "time_limit", None)) if t is not None]
         timeout = min(limits) if limits else None
-        env = {**os.environ, **self.env, "LLMHPO_PARAMS": json.dumps(params), "LLMHPO_TRIAL": str(number)}
+        env = {
+            **os.environ,
+            **self.env,
+            "LLMHPO_PARAMS": json.dumps(params),
+            "LLMHPO_TRIAL": str(number),
+        }
         proc = subprocess.Popen(
             self._argv(params, number),
             stdout=subprocess.PIPE,
@@ -168,5 +196,7 @@ def command_from_config(cfg: Mapping[str, Any]) -> ObjectiveSpec:
             f"got keys {sorted(cfg)}"
         )
     return ObjectiveSpec(
-        CommandObjective(cfg["command"], timeout=cfg.get("timeout"), env=cfg.get("env"), cwd=cfg.get("cwd"))
+        CommandObjective(
+            cfg["command"], timeout=cfg.get("timeout"), env=cfg.get("env"), cwd=cfg.get("cwd")
+        )
     )

@@ -59,6 +59,25 @@ def _as_int(name: str, field: str, value: Any) -> int:
     return int(out)
 
 
+def _exact_preimage(f: Any, v: float, u: float) -> float:
+    """A u' near ``u`` with ``f(u') == v`` for the non-decreasing map ``f``, else ``u``.
+
+    Bisection on the floats of [u - 1e-9, u + 1e-9]: the smallest u' with f(u') >= v.
+    """
+    lo, hi = max(0.0, u - 1e-9), min(1.0, u + 1e-9)
+    if not f(lo) <= v <= f(hi):
+        return u
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if f(mid) >= v:
+            hi = mid
+        else:
+            lo = mid
+    return hi if f(hi) == v else u
+
+
 class Variable(abc.ABC):
     """One hyperparameter: its legal values and its encodings."""
 
@@ -216,7 +235,12 @@ class Float(Variable):
             return 0.0
         if v == self.high:
             return 1.0
-        return super().to_unit(v)
+        u = super().to_unit(v)
+        # The affine (or log) map can be one ulp off; step u to a neighbour that decodes back
+        # to exactly v, so that every value the space produced round-trips exactly.
+        if self.from_unit(u) != v:
+            return _exact_preimage(self.from_unit, v, u)
+        return u
 
     def from_unit(self, u: float) -> float:
         if u <= 0.0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import time
 from typing import Any
 
 import optuna
@@ -46,7 +47,20 @@ def open_storage(url: str | None) -> BaseStorage:
         return optuna.storages.InMemoryStorage()
     if "://" not in url:
         url = f"sqlite:///{url}"
-    return optuna.storages.RDBStorage(url)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    # Optuna creates its tables the first time a database is opened; processes opening a
+    # fresh database at the same moment (two drivers, `llmhpo status` during a run) race on
+    # that and the losers get IntegrityError / "table already exists". A retry finds the
+    # tables in place.
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except SQLAlchemyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _json_safe(v: Any) -> Any:
@@ -164,6 +178,10 @@ class StudyStorage:
 
     def trials(self) -> list[Trial]:
         return [_to_trial(t) for t in self.storage.get_all_trials(self.study_id, deepcopy=False)]
+
+    def trial(self, trial_id: int) -> Trial:
+        """One trial, read back from the storage."""
+        return _to_trial(self.storage.get_trial(trial_id))
 
     def trial_ids(self) -> dict[int, int]:
         """number -> trial_id."""

@@ -170,14 +170,15 @@ class Study:
     @property
     def n_finished(self) -> int:
         """Finished trials that count against the budget (warm-start points do not)."""
-        return sum(
-            t.state.counts_against_budget() and not t.warm_start for t in self.trials
-        )
+        return _n_finished(self.trials)
 
     @property
     def best_trial(self) -> Trial | None:
         """The COMPLETE trial with the best value (``None`` if there is none)."""
-        done = [t for t in self.trials if t.state is TrialState.COMPLETE and not t.warm_start]
+        return self._best_of(self.trials)
+
+    def _best_of(self, trials: Sequence[Trial]) -> Trial | None:
+        done = [t for t in trials if t.state is TrialState.COMPLETE and not t.warm_start]
         if not done:
             return None
         sign = 1.0 if self.direction == "minimize" else -1.0
@@ -225,7 +226,6 @@ class Study:
         p = self._pending.pop(number)
         if isinstance(result, Outcome):
             metrics, st, err = dict(result.metrics), result.state, result.error
-            metrics.setdefault("wall_time", result.wall_time)
         else:
             metrics = dict(result) if isinstance(result, Mapping) else (
                 {} if result is None else {"value": result}
@@ -237,9 +237,11 @@ class Study:
             value, problem = self._objective_value(metrics)
             if problem:
                 st, err = TrialState.FAILED, problem
+        if isinstance(result, Outcome):  # after the check: an error lists only what was returned
+            metrics.setdefault("wall_time", result.wall_time)
         self._records.finish_trial(p.trial_id, st, value, metrics, err)
         self.optimizer.tell(p.suggestion, self._loss(value))
-        finished = self._records.trials()[number]
+        finished = self._records.trial(p.trial_id)
         self._log(finished)
         return finished
 
@@ -286,9 +288,10 @@ class Study:
         trials (they do not count against the budget) and told to the optimizer. Points already
         present in this study are skipped. Returns the number of points imported.
         """
-        rows = _rows_from_study(source) if isinstance(source, Study) else _rows_from_csv(
+        # Read (and validate) every row before importing any, so a bad file imports nothing.
+        rows = list(_rows_from_study(source) if isinstance(source, Study) else _rows_from_csv(
             Path(source), self.space
-        )
+        ))
         known = {self.space.key(t.params) for t in self.trials}
         n = 0
         for params, value, metrics in rows:
@@ -357,13 +360,19 @@ class Study:
                     p, _t0 = running.pop(fut)
                     self._finish(p, _outcome_of(fut), callbacks)
                 self._stop_overdue(ex, running, trial_timeout, callbacks)
-                progress.update(self.n_finished, self.best_trial, len(running), self.trials)
+                if show_progress:
+                    trials = self.trials  # one read of the storage per loop turn
+                    progress.update(
+                        _n_finished(trials), self._best_of(trials), len(running), trials
+                    )
         except BaseException:
             for p, _ in running.values():
                 self._interrupt(p)
             raise
         finally:
-            progress.close(self.n_finished, self.best_trial, self.trials)
+            if show_progress:
+                trials = self.trials
+                progress.close(_n_finished(trials), self._best_of(trials), trials)
             if owns_executor:
                 ex.shutdown()
         return self.best_trial
@@ -385,8 +394,10 @@ class Study:
         workdir: str | Path | None,
     ) -> None:
         free = ex.n_workers - len(running)
+        if free <= 0:
+            return
         missing = total - self.n_finished - len(running)
-        if free <= 0 or missing <= 0:
+        if missing <= 0:
             return
         for p in self.ask(min(free, missing)):
             ctx = TrialContext(
@@ -434,9 +445,13 @@ class Study:
             self.optimizer.cancel(p.suggestion)
 
     def _log(self, t: Trial) -> None:
-        best = self.best_trial
-        best_txt = "none" if best is None else f"trial {best.number} with value {best.value:.6g}"
         if t.state is TrialState.COMPLETE:
+            if not _logger.isEnabledFor(logging.INFO):
+                return
+            best = self.best_trial
+            best_txt = (
+                "none" if best is None else f"trial {best.number} with value {best.value:.6g}"
+            )
             _logger.info(
                 "Trial %d finished with value %.6g and parameters %s. Best is %s.",
                 t.number, t.value, t.params, best_txt,
@@ -482,6 +497,10 @@ class Study:
         return path
 
 
+def _n_finished(trials: Sequence[Trial]) -> int:
+    return sum(t.state.counts_against_budget() and not t.warm_start for t in trials)
+
+
 def _outcome_of(fut: Future[Any]) -> Outcome:
     exc = fut.exception()
     if exc is None:
@@ -519,7 +538,12 @@ def _rows_from_csv(
             except InvalidSearchSpaceError as exc:
                 raise InvalidConfigError(f"{path}:{i}: {exc}") from None
             raw = (row.get("value") or "").strip()
-            value = float(raw) if raw else None
+            try:
+                value = float(raw) if raw else None
+            except ValueError:
+                raise InvalidConfigError(
+                    f"{path}:{i}: column 'value': got {raw!r}, expected a number or empty"
+                ) from None
             if value is not None and not math.isfinite(value):
                 value = None
             skip = {"number", "state", "value", "warm_start", "duration_s", "error"}

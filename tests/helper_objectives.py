@@ -1,0 +1,83 @@
+"""Top-level objectives for the core tests (importable by spawned workers and `llmhpo run`).
+
+They are plain functions of ``(params, ctx)`` so that process workers can unpickle them by
+name; the directory of this file is on ``sys.path`` through ``tests/conftest.py`` (and through
+``PYTHONPATH`` for CLI subprocesses).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import time
+from typing import Any
+
+
+def quadratic(params: dict[str, Any], ctx: Any = None) -> float:
+    """(x - 0.3)^2 + (y - 0.6)^2 on a 2-d float space ``x``, ``y``."""
+    return (params["x"] - 0.3) ** 2 + (params["y"] - 0.6) ** 2
+
+
+def one_arg(params: dict[str, Any]) -> float:
+    """A one-argument objective: x + 10 y."""
+    return params["x"] + 10 * params["y"]
+
+
+def with_kwargs(params: dict[str, Any], ctx: Any, scale: float = 1.0, offset: float = 0.0) -> dict:
+    """Metrics dict that shows the kwargs and the trial number it was given."""
+    return {"value": scale * params["x"] + offset, "trial": ctx.number}
+
+
+def slow(params: dict[str, Any], ctx: Any = None) -> dict[str, float]:
+    """Sleeps 0.3 s, then returns x and the wall-clock start/end (to check overlap)."""
+    t0 = time.time()
+    time.sleep(0.3)
+    return {"value": params["x"], "t_start": t0, "t_end": time.time(), "pid": os.getpid()}
+
+
+def fails_by_x(params: dict[str, Any], ctx: Any = None) -> float:
+    """Behaviour picked by the bin of x: raise, NaN, inf, or a normal value."""
+    x = params["x"]
+    if x < 0.25:
+        raise ValueError(f"bad x {x}")
+    if x < 0.5:
+        return math.nan
+    if x < 0.75:
+        return math.inf
+    return x
+
+
+def raise_error(params: dict[str, Any], ctx: Any = None) -> float:
+    raise RuntimeError("boom from the objective")
+
+
+def return_nan(params: dict[str, Any], ctx: Any = None) -> float:
+    return math.nan
+
+
+def return_inf(params: dict[str, Any], ctx: Any = None) -> float:
+    return -math.inf
+
+
+def sleep_forever(params: dict[str, Any], ctx: Any = None) -> float:
+    time.sleep(60)
+    return 0.0
+
+
+def hard_exit(params: dict[str, Any], ctx: Any = None) -> float:
+    """Kills its own worker process without Python cleanup."""
+    os._exit(3)
+
+
+def segfault(params: dict[str, Any], ctx: Any = None) -> float:
+    """Dereferences a null pointer: a real SIGSEGV of the worker."""
+    ctypes.string_at(0)
+    return 0.0
+
+
+def crash_on_first(params: dict[str, Any], ctx: Any = None) -> float:
+    """Trial 0 kills its worker, later trials return x (the pool must recover)."""
+    if ctx.number == 0:
+        os._exit(7)
+    return params["x"]
