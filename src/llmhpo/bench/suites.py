@@ -1,0 +1,126 @@
+"""Benchmark suites: named tasks, each an objective with its search space.
+
+* ``synthetic``: test functions with known optima (seed 003 and the BaMSOO literature), from
+  :func:`llmhpo.objectives.get_function`.
+* ``ml``: seed 003's HPOBench spaces on scikit-learn's bundled datasets
+  (:mod:`llmhpo.bench.sklearn_tasks`).
+* ``llm``: the LoRA fine-tuning objective (optional; skipped when unavailable).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmhpo.exceptions import InvalidConfigError
+from llmhpo.space import SearchSpace
+
+__all__ = ["Task", "SUITES", "QUICK_TASKS", "suite_tasks", "get_task", "suite_of"]
+
+logger = logging.getLogger("llmhpo.bench")
+
+SYNTHETIC_TASKS: list[str] = [
+    "branin", "himmelblau", "rosenbrock", "ackley", "quadratic", "quadratic_illcond",
+    "hartmann6",
+    "shifted_branin", "shifted_himmelblau", "shifted_rosenbrock", "shifted_ackley",
+    "shifted_quadratic", "shifted_quadratic_illcond",
+    "rosenbrock5", "ackley5", "ackley10", "quadratic_illcond5",
+]
+# The MLP tasks are left out by default (minutes per evaluation at the corners of their space,
+# see llmhpo.bench.sklearn_tasks); name them with --tasks to run them.
+ML_TASKS: list[str] = [
+    f"{m}-{d}" for m in ("svm", "lr", "rf") for d in ("breast_cancer", "digits", "wine", "iris")
+]
+ML_EXTRA_TASKS: list[str] = [f"mlp-{d}" for d in ("iris", "wine", "breast_cancer", "digits")]
+LLM_TASKS: list[str] = ["lora"]
+
+SUITES: dict[str, list[str]] = {"synthetic": SYNTHETIC_TASKS, "ml": ML_TASKS, "llm": LLM_TASKS}
+QUICK_TASKS: dict[str, list[str]] = {
+    "synthetic": ["branin", "shifted_rosenbrock", "hartmann6"],
+    "ml": ["svm-wine", "rf-iris"],
+    "llm": LLM_TASKS,
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task.
+
+    Attributes:
+        name: task name (unique across suites).
+        suite: ``"synthetic"``, ``"ml"`` or ``"llm"``.
+        objective: ``objective(params, ctx=None) -> float`` to minimize (picklable).
+        space: the search space.
+        optimum: the optimal value, or a lower bound of it (reference of relative changes).
+        metric: the key of the objective's value when it returns a dict of metrics.
+    """
+
+    name: str
+    suite: str
+    objective: Callable[..., Any]
+    space: SearchSpace
+    optimum: float
+    metric: str | None = None
+
+
+def suite_of(name: str) -> str:
+    """The suite a task name belongs to."""
+    if name in LLM_TASKS:
+        return "llm"
+    if name in ML_TASKS or name in ML_EXTRA_TASKS or "-" in name:
+        return "ml"
+    return "synthetic"
+
+
+def get_task(name: str) -> Task:
+    """Build the task ``name`` (raises :class:`InvalidConfigError` for an unknown name)."""
+    suite = suite_of(name)
+    if suite == "synthetic":
+        from llmhpo.objectives import get_function
+
+        f = get_function(name)
+        return Task(name, suite, f, f.space(), float(f.optimum))
+    if suite == "ml":
+        from llmhpo.bench.sklearn_tasks import get_task as sk_task
+
+        t = sk_task(name)
+        return Task(name, suite, t, t.space(), t.optimum)
+    return _lora_task()
+
+
+def _lora_task() -> Task:
+    from llmhpo.objectives.registry import build_objective
+
+    spec = build_objective({"type": "lora"})
+    if spec.space is None:
+        raise InvalidConfigError("the lora objective did not provide a search space")
+    if spec.direction not in (None, "minimize"):
+        raise InvalidConfigError(
+            f"the bench minimizes; the lora objective's direction is {spec.direction!r}"
+        )
+    return Task("lora", "llm", spec.objective, spec.space, 0.0, spec.metric)
+
+
+def suite_tasks(suite: str, tasks: Sequence[str] | None = None, quick: bool = False) -> list[str]:
+    """Task names of ``suite`` (``tasks`` filters them; ``quick`` picks the CI subset).
+
+    The ``llm`` suite is skipped, with a warning, when the LoRA objective cannot be built.
+    """
+    if suite not in SUITES:
+        raise InvalidConfigError(f"unknown suite {suite!r}, expected one of {sorted(SUITES)}")
+    names = list(QUICK_TASKS[suite] if quick else SUITES[suite])
+    if tasks:
+        known = set(SUITES[suite]) | (set(ML_EXTRA_TASKS) if suite == "ml" else set())
+        names = [t for t in tasks if t in known or suite_of(t) == suite]
+        if suite != "llm":
+            for t in names:
+                get_task(t)  # an unknown name fails here, not in every run
+    if suite == "llm" and names:
+        try:
+            _lora_task()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not available here"
+            logger.warning("skipping the llm suite: the lora objective is unavailable (%s)", exc)
+            return []
+    return names

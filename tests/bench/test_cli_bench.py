@@ -1,0 +1,50 @@
+"""``llmhpo bench`` end to end in a real subprocess on a tiny selection."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _bench(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "llmhpo.cli.main", "bench", "--suite", "synthetic",
+           "--tasks", "branin,hartmann6", "--seeds", "2", "--budgets", "5,10",
+           "--optimizers", "random,lhs,optuna-tpe", "--workers", "1", "--out", str(out), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_bench_writes_csv_summary_and_plot(tmp_path: Path) -> None:
+    proc = _bench(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with (tmp_path / "runs.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    # 2 tasks x 3 contenders x 2 seeds, each run once to the largest budget
+    assert len(rows) == 12
+    assert {(r["task"], r["contender"], r["seed"]) for r in rows} == {
+        (t, c, str(s)) for t in ("branin", "hartmann6")
+        for c in ("random", "lhs", "optuna-tpe") for s in (0, 1)
+    }
+    assert all(r["status"] == "ok" and r["n_evals"] == "10" for r in rows)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Suite `synthetic`" in summary
+    assert "### Budget 5" in summary and "### Budget 10" in summary
+    for c in ("random", "lhs", "optuna-tpe"):
+        assert f"| {c} |" in summary
+    assert "best overall" in summary
+    assert "llmhpo bench --suite synthetic" in summary  # the command that produced it
+    png = (tmp_path / "convergence_synthetic.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    # a second call resumes: nothing new is run
+    proc = _bench(tmp_path)
+    assert proc.returncode == 0 and "0 new run(s) of 12" in proc.stderr
+    with (tmp_path / "runs.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 12
+
+
+def test_bench_bad_contender_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = _bench(tmp_path, "--optimizers", "random,nope")
+    assert proc.returncode == 2
+    assert "unknown contender(s) ['nope']" in proc.stderr
+    assert "Traceback" not in proc.stderr
