@@ -39,3 +39,45 @@ class Executor(Protocol):
     def shutdown(self) -> None:
         """Stop every worker; pending calls are cancelled."""
         ...
+
+
+class TaskQueue:
+    """Calls submitted to a pool executor and not yet given to a worker (FIFO).
+
+    Shared by the process and Ray executors; the caller holds its own lock.
+    """
+
+    def __init__(self) -> None:
+        from collections import deque
+
+        self._items: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Future[Any]:
+        fut: Future[Any] = Future()
+        self._items.append((fut, fn, args))
+        return fut
+
+    def pop(self) -> tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None:
+        """The oldest call whose future was not cancelled (marked running), or None."""
+        while self._items:
+            fut, fn, args = self._items.popleft()
+            if fut.set_running_or_notify_cancel():
+                return fut, fn, args
+        return None
+
+    def cancel(self, future: Future[Any]) -> bool:
+        """Remove and cancel ``future`` if it is still queued."""
+        for item in self._items:
+            if item[0] is future:
+                self._items.remove(item)
+                future.cancel()
+                return True
+        return False
+
+    def cancel_all(self) -> None:
+        for fut, _, _ in self._items:
+            fut.cancel()
+        self._items.clear()

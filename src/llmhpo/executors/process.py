@@ -12,13 +12,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from llmhpo.executors.base import WorkerDied
+from llmhpo.executors.base import TaskQueue, WorkerDied
 
 __all__ = ["ProcessExecutor"]
 
@@ -79,7 +78,7 @@ class ProcessExecutor:
         threads = max(1, (os.cpu_count() or 1) // n_workers)
         self._env_of = worker_env or (lambda i: {"OMP_NUM_THREADS": str(threads)})
         self._lock = threading.Lock()
-        self._queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._queue = TaskQueue()
         self._workers = [_Worker(self._ctx, i, self._env_of(i)) for i in range(n_workers)]
         self._closed = False
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
@@ -90,9 +89,8 @@ class ProcessExecutor:
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
         if self._closed:
             raise RuntimeError("cannot submit to a shut-down ProcessExecutor")
-        fut: Future[Any] = Future()
         with self._lock:
-            self._queue.append((fut, fn, args))
+            fut = self._queue.push(fn, args)
             self._dispatch()
         return fut
 
@@ -103,21 +101,14 @@ class ProcessExecutor:
                     self._replace(w, WorkerDied(f"call stopped by the driver (worker {w.index})"))
                     self._dispatch()
                     return True
-            for item in list(self._queue):
-                if item[0] is future:
-                    self._queue.remove(item)
-                    future.cancel()
-                    return True
-        return False
+            return self._queue.cancel(future)
 
     def shutdown(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            for fut, _, _ in self._queue:
-                fut.cancel()
-            self._queue.clear()
+            self._queue.cancel_all()
             for w in self._workers:
                 if w.future is not None:
                     w.proc.terminate()
@@ -144,12 +135,8 @@ class ProcessExecutor:
     def _dispatch(self) -> None:
         started = False
         for w in self._workers:
-            if not self._queue:
-                break
-            if w.future is None:
-                fut, fn, args = self._queue.popleft()
-                if not fut.set_running_or_notify_cancel():
-                    continue
+            while w.future is None and (task := self._queue.pop()) is not None:
+                fut, fn, args = task
                 try:
                     w.conn.send((fn, args))
                 except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable objective

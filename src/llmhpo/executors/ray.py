@@ -9,13 +9,12 @@ killing its actor, which is then replaced.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from llmhpo._imports import require
-from llmhpo.executors.base import WorkerDied
+from llmhpo.executors.base import TaskQueue, WorkerDied
 
 __all__ = ["RayExecutor"]
 
@@ -61,27 +60,25 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._actors: list[Any] = [self._cls.remote() for _ in range(n_workers)]
         self._busy: dict[int, Future[Any]] = {}  # actor index -> our future
-        self._queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._queue = TaskQueue()
         self._closed = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
         if self._closed:
             raise RuntimeError("cannot submit to a shut-down RayExecutor")
-        fut: Future[Any] = Future()
         with self._lock:
-            self._queue.append((fut, fn, args))
+            fut = self._queue.push(fn, args)
             self._dispatch()
         return fut
 
     def _dispatch(self) -> None:
         for i in range(len(self._actors)):
-            if not self._queue:
-                return
             if i in self._busy:
                 continue
-            fut, fn, args = self._queue.popleft()
-            if not fut.set_running_or_notify_cancel():
-                continue
+            task = self._queue.pop()
+            if task is None:
+                return
+            fut, fn, args = task
             self._busy[i] = fut
             ray_fut = self._actors[i].run.remote(fn, args).future()
             ray_fut.add_done_callback(lambda rf, i=i, fut=fut: self._done(i, fut, rf))
@@ -112,12 +109,7 @@ class RayExecutor:
                     del self._busy[i]
                     break
             else:
-                for item in list(self._queue):
-                    if item[0] is future:
-                        self._queue.remove(item)
-                        future.cancel()
-                        return True
-                return False
+                return self._queue.cancel(future)
             self._dispatch()
         self._ray.kill(victim, no_restart=True)
         if not future.done():
@@ -129,9 +121,7 @@ class RayExecutor:
             if self._closed:
                 return
             self._closed = True
-            for fut, _, _ in self._queue:
-                fut.cancel()
-            self._queue.clear()
+            self._queue.cancel_all()
             actors, self._actors = self._actors, []
         for a in actors:
             self._ray.kill(a, no_restart=True)
