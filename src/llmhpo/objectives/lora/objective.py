@@ -1,0 +1,307 @@
+"""The LoRA fine-tuning objective: ``objective: {type: lora, ...}`` in a run config.
+
+One call fine-tunes the base model with a fresh LoRA adapter for the given hyperparameters and
+returns every metric (docs/lora.md lists the config keys and metrics). The base model and the
+data are loaded once per worker process and reused by every trial it runs. Every trial uses
+the same seed (``train.seed``: adapter initialisation, dropout, data order), so two trials
+differ only by their hyperparameters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmhpo.exceptions import InvalidConfigError
+from llmhpo.objectives.lora.train import PARAM_DEFAULTS, TrainConfig
+
+__all__ = ["LoRAObjective", "default_space", "from_config", "PEFT_DEFAULTS", "DEFAULTS"]
+
+_logger = logging.getLogger("llmhpo.objectives.lora")
+
+#: PEFT's default LoRA hyperparameters as seed 000 (Table 3) uses them: the reference row.
+PEFT_DEFAULTS: dict[str, Any] = {
+    "lora_rank": 8,
+    "lora_alpha": 32,
+    "lora_dropout": 0.1,
+    "learning_rate": 1e-5,
+    "weight_decay": 0.0,
+}
+
+#: Every config key and its default; the sections are merged key by key with the user's.
+DEFAULTS: dict[str, Any] = {
+    "model": "smollm2-135m-instruct",
+    "device": "auto",
+    "dtype": "float32",
+    "metric": "val_loss",
+    "data": {"source": "builtin", "n_train": 256, "n_val": 32, "n_test": 32, "seed": 0},
+    "train": {
+        "steps": 20,
+        "epochs": None,
+        "batch_size": 8,
+        "grad_accum": 1,
+        "warmup_steps": 0,
+        "max_seq_len": 128,
+        "seed": 0,
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+        "system_prompt": None,
+        "threads": None,
+    },
+    "eval": {
+        "val_size": None,
+        "test_size": None,
+        "accuracy": "generate",
+        "max_new_tokens": 16,
+        "batch_size": 16,
+        "lm_eval_tasks": [],
+        "lm_eval_limit": None,
+    },
+    "artifacts": {"save_adapters": True, "keep_best_k": 3, "max_disk_mb": None},
+}
+
+_SECTIONS = ("train", "eval", "artifacts")
+_ACCURACY_MODES = ("generate", "forced", "none")
+_MAXIMIZE_HINTS = ("accuracy", "acc", "exact_match", "tokens_per_s", "f1", "bleu")
+
+# Per-process cache of the data splits, keyed by the data config.
+_DATA_CACHE: dict[str, dict[str, list[dict[str, str]]]] = {}
+
+
+def default_space() -> Any:
+    """The default search space: seed 001's LoRA variables (Table 1) with ranges in which a
+    small model learns within a few dozen steps."""
+    from llmhpo.space import SearchSpace
+    from llmhpo.space.variables import Float, Int
+
+    return SearchSpace(
+        [
+            Float("learning_rate", 1e-5, 1e-2, log=True, default=1e-3),
+            Int("lora_rank", 2, 32, default=8),
+            Int("lora_alpha", 1, 64, default=16),
+            Float("lora_dropout", 0.0, 0.3, default=0.05),
+            Float("weight_decay", 1e-4, 1e-1, log=True, default=1e-2),
+        ]
+    )
+
+
+def metric_direction(metric: str) -> str:
+    """``"maximize"`` for accuracy-like metrics (``val_accuracy``, ``<task>/acc``), else
+    ``"minimize"`` (losses, times, memory)."""
+    last = metric.split("/")[-1]
+    return "maximize" if any(h in last for h in _MAXIMIZE_HINTS) else "minimize"
+
+
+def _merge(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(cfg) - set(DEFAULTS)
+    if unknown:
+        raise InvalidConfigError(
+            f"unknown lora objective keys {sorted(unknown)}, expected some of {sorted(DEFAULTS)}"
+        )
+    out = {k: v for k, v in DEFAULTS.items() if k not in (*_SECTIONS, "data")}
+    out.update({k: v for k, v in cfg.items() if k not in (*_SECTIONS, "data")})
+    for section in (*_SECTIONS, "data"):
+        given = cfg.get(section) or {}
+        if not isinstance(given, Mapping):
+            raise InvalidConfigError(f"{section} must be a mapping, got {given!r}")
+        if section != "data":
+            bad = set(given) - set(DEFAULTS[section])
+            if bad:
+                raise InvalidConfigError(
+                    f"unknown {section} keys {sorted(bad)}, expected some of "
+                    f"{sorted(DEFAULTS[section])}"
+                )
+        out[section] = {**DEFAULTS[section], **given}
+    if out["data"].get("sources") is not None:
+        out["data"].pop("source", None)
+    return out
+
+
+class LoRAObjective:
+    """``objective(params, ctx) -> metrics``: LoRA fine-tuning of a causal LM.
+
+    Picklable (it holds only its config), so process pools can ship it to workers.
+
+    Args:
+        config: the objective's config (see :data:`DEFAULTS` and docs/lora.md).
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config = _merge(dict(config or {}))
+        self.train_config = TrainConfig.from_mapping(self.config["train"])  # validate here,
+        ev = self.config["eval"]  # not in a worker
+        if ev["accuracy"] in (False, None):
+            ev["accuracy"] = "none"
+        if ev["accuracy"] not in _ACCURACY_MODES:
+            raise InvalidConfigError(
+                f"eval.accuracy must be one of {list(_ACCURACY_MODES)}, got {ev['accuracy']!r}"
+            )
+        tasks = ev["lm_eval_tasks"]
+        if isinstance(tasks, str) or not isinstance(tasks, Sequence):
+            raise InvalidConfigError(
+                f"eval.lm_eval_tasks must be a list of lm-eval task names, got {tasks!r}"
+            )
+        for key in ("val_size", "test_size"):
+            v = ev[key]
+            if v is not None and (not isinstance(v, int) or v < 0):
+                raise InvalidConfigError(
+                    f"eval.{key} must be a non-negative integer or null, got {v!r}"
+                )
+        if not isinstance(self.config["metric"], str):
+            raise InvalidConfigError(
+                f"metric must be a metric name, got {self.config['metric']!r}"
+            )
+        from llmhpo.objectives.lora.data import DATA_KEYS
+
+        bad = set(self.config["data"]) - set(DATA_KEYS)
+        if bad:
+            raise InvalidConfigError(
+                f"unknown data keys {sorted(bad)}, expected some of {sorted(DATA_KEYS)}"
+            )
+
+    def __repr__(self) -> str:
+        return f"LoRAObjective(model={self.config['model']!r}, steps={self.train_config.steps})"
+
+    # -- pieces ----------------------------------------------------------------------------
+    def model(self) -> tuple[Any, Any, str]:
+        """``(base model, tokenizer, device)``, loaded once per process."""
+        from llmhpo.objectives.lora.model import get_model, resolve_device
+
+        device = resolve_device(self.config["device"])
+        model, tok = get_model(self.config["model"], device, self.config["dtype"])
+        return model, tok, device
+
+    def splits(self) -> dict[str, list[dict[str, str]]]:
+        """Train / validation / test records (built once per process)."""
+        from llmhpo.objectives.lora.data import build_splits
+
+        key = json.dumps(self.config["data"], sort_keys=True, default=str)
+        if key not in _DATA_CACHE:
+            _DATA_CACHE[key] = build_splits(self.config["data"])
+        return _DATA_CACHE[key]
+
+    def _evaluate(self, model: Any, tok: Any, tasks: Sequence[str] | None = None) -> dict:
+        from llmhpo.objectives.lora.evaluate import exact_match, generate_answers, response_scores
+        from llmhpo.objectives.lora.tasks import CASE_SENSITIVE_FAMILIES
+
+        ev = self.config["eval"]
+        tc = self.train_config
+        sp = self.splits()
+        t0 = time.perf_counter()
+        out: dict[str, Any] = {}
+        for split, prefix in (("validation", "val"), ("test", "test")):
+            size = ev[f"{prefix}_size"]
+            recs = sp[split] if size is None else sp[split][:size]
+            if not recs:
+                continue
+            loss, forced = response_scores(model, tok, recs, tc.max_seq_len, ev["batch_size"],
+                                           tc.system_prompt)
+            out[f"{prefix}_loss"] = loss
+            if ev["accuracy"] == "forced":
+                out[f"{prefix}_accuracy"] = forced
+            elif ev["accuracy"] == "generate":
+                preds = generate_answers(model, tok, recs, ev["max_new_tokens"],
+                                         ev["batch_size"], tc.system_prompt)
+                out[f"{prefix}_accuracy"] = exact_match(
+                    preds, [r["output"] for r in recs],
+                    [r.get("family") not in CASE_SENSITIVE_FAMILIES for r in recs],
+                )
+        task_list = list(ev["lm_eval_tasks"] if tasks is None else tasks)
+        if task_list:
+            from llmhpo.objectives.lora.lmeval import run_lm_eval
+
+            out.update(run_lm_eval(model, tok, task_list, limit=ev["lm_eval_limit"],
+                                   batch_size=ev["batch_size"]))
+        out["eval_time_s"] = time.perf_counter() - t0
+        return out
+
+    def _run(
+        self,
+        params: Mapping[str, Any] | None,
+        ctx: Any,
+        tasks: Sequence[str] | None = None,
+        save: bool = True,
+    ) -> dict[str, Any]:
+        from llmhpo.objectives.lora.evaluate import peak_memory_mb
+        from llmhpo.objectives.lora.model import last_load_seconds, load_count
+        from llmhpo.objectives.lora.train import lora_adapter, train_lora
+
+        spec, dtype = self.config["model"], self.config["dtype"]
+        loads = load_count(spec, self.config["device"], dtype)
+        model, tok, device = self.model()
+        load_s = last_load_seconds(spec, device, dtype) if load_count(
+            spec, device, dtype) > loads else 0.0
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+        if params is None:  # the base model, no fine-tuning
+            metrics = self._evaluate(model, tok, tasks)
+            metrics.update(train_time_s=0.0, tokens_per_s=0.0, n_trainable_params=0, steps=0)
+        else:
+            full = {**PARAM_DEFAULTS, **dict(params)}
+            tc = self.train_config
+            with lora_adapter(model, full, tc.target_modules, tc.seed) as peft_model:
+                n_trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+                try:
+                    metrics = dict(train_lora(peft_model, tok, self.splits()["train"], full, tc,
+                                              ctx))
+                except Exception as exc:  # keep what is known about the failed trial
+                    getattr(exc, "metrics", {}).update(n_trainable_params=n_trainable)
+                    raise
+                metrics.update(self._evaluate(peft_model, tok, tasks))
+                metrics["n_trainable_params"] = n_trainable
+                workdir = getattr(ctx, "workdir", None)
+                if save and workdir is not None and self.config["artifacts"]["save_adapters"]:
+                    from llmhpo.objectives.lora.artifacts import ADAPTER_DIR, save_adapter
+
+                    path = save_adapter(peft_model, ctx.path() / ADAPTER_DIR, spec)
+                    metrics["adapter_path"] = str(path)
+        metrics["peak_memory_mb"] = peak_memory_mb(device)
+        metrics["model_load_s"] = load_s
+        return metrics
+
+    # -- the objective interface -----------------------------------------------------------
+    def __call__(self, params: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
+        """Fine-tune with ``params`` and return every metric."""
+        return self._run(params, ctx)
+
+    def references(self) -> dict[str, dict[str, Any] | None]:
+        """Seed 000's reference rows: the base model and PEFT's default hyperparameters."""
+        return {"base": None, "peft_default": dict(PEFT_DEFAULTS)}
+
+    def evaluate_reference(self, params: Mapping[str, Any] | None, ctx: Any) -> dict[str, Any]:
+        """Metrics of a reference: ``None`` = the base model without fine-tuning."""
+        return self._run(params, ctx, save=False)
+
+    def assess(
+        self, params: Mapping[str, Any] | None, ctx: Any, tasks: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Re-run a trial (deterministic: same seed) or evaluate the base model (``None``)
+        with lm-eval ``tasks`` on top of the usual metrics, for ``llmhpo assess``."""
+        return self._run(params, ctx, tasks=tasks, save=False)
+
+    def study_callbacks(self, study: Any) -> list[Any]:
+        """:class:`~llmhpo.objectives.lora.artifacts.KeepBestAdapters` with the configured
+        ``artifacts.keep_best_k`` and ``artifacts.max_disk_mb``."""
+        from llmhpo.objectives.lora.artifacts import KeepBestAdapters
+
+        art = self.config["artifacts"]
+        return [KeepBestAdapters(art["keep_best_k"], art["max_disk_mb"], study.direction)]
+
+
+def from_config(cfg: Mapping[str, Any]) -> Any:
+    """``objective: {type: lora, ...}`` -> an ObjectiveSpec with the default space.
+
+    The metric is ``cfg["metric"]`` (default ``val_loss``, seed 000's objective); the direction
+    follows from it (accuracies are maximized). A study-level ``metric:``/``direction:`` in the
+    run config overrides both.
+    """
+    from llmhpo.objectives.registry import ObjectiveSpec
+
+    objective = LoRAObjective(cfg)
+    metric = objective.config["metric"]
+    return ObjectiveSpec(objective, space=default_space(), direction=metric_direction(metric),
+                         metric=metric)

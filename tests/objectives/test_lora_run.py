@@ -1,0 +1,34 @@
+"""`llmhpo run` with the LoRA objective on the tiny model: references, adapters, report."""
+
+import io
+from pathlib import Path
+
+from lora_tiny import tiny_config, tiny_model_dir, tiny_tokenizer  # noqa: F401 - fixtures
+
+from llmhpo.cli.run import run_config
+from llmhpo.config import ExecutionConfig, RunConfig
+from llmhpo.reporting.references import get_references
+
+
+def test_run_records_references_and_keeps_the_best_adapter(tiny_model_dir, tmp_path):  # noqa: F811
+    cfg = RunConfig(
+        objective={"type": "lora", **tiny_config(
+            tiny_model_dir, eval={"accuracy": "forced"}, artifacts={"keep_best_k": 1})},
+        study_name="tiny-lora",
+        storage=f"sqlite:///{tmp_path}/s.db",
+        budget=3,
+        optimizer={"name": "random"},
+        execution=ExecutionConfig(workdir=str(tmp_path / "work")),
+        report=str(tmp_path / "report"),
+    )
+    out = io.StringIO()
+    study = run_config(cfg, show_progress=False, out=out)
+    assert study.n_finished == 3
+    refs = get_references(study)
+    assert {n: r["state"] for n, r in refs.items()} == {"base": "complete",
+                                                        "peft_default": "complete"}
+    assert refs["base"]["metrics"]["n_trainable_params"] == 0
+    kept = [t for t in study.trials if Path(t.metrics["adapter_path"]).is_dir()]
+    assert [t.number for t in kept] == [study.best_trial.number]  # keep_best_k = 1
+    assert "base model" in out.getvalue()
+    assert any(p.suffix == ".png" for p in (tmp_path / "report").iterdir())
