@@ -48,8 +48,8 @@ def run_cli(
 def stored_trials(url: str, name: str) -> list:
     """The trials of study ``name`` read straight from storage (no resume side effects).
 
-    :func:`llmhpo.load_study` marks RUNNING trials as INTERRUPTED, so tests that need to see
-    the storage as a killed driver left it read it through :class:`StudyStorage` instead.
+    Reads through :class:`StudyStorage`, below the :class:`Study` layer, so the storage is seen
+    exactly as a killed driver left it.
     """
     from llmhpo.study.storage import StudyStorage, open_storage
 

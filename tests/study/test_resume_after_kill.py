@@ -99,3 +99,31 @@ objective: {{type: python, target: "helper_objectives:slow"}}
     others = [t for t in trials if t.state is not TrialState.COMPLETE]
     assert all(t.state is TrialState.INTERRUPTED for t in others) and len(others) <= 1
     assert f"{BUDGET}/{BUDGET} trials" in rerun.stdout
+
+
+def test_opening_a_study_does_not_touch_a_live_drivers_running_trial(tmp_path):
+    """`llmhpo status` from another terminal loads the study while the driver runs a trial:
+    the trial must stay RUNNING and the driver must still be able to record its result. Only
+    a driver that resumes the study marks orphaned RUNNING trials as interrupted."""
+    from llmhpo import create_study
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+    driver = create_study(space, optimizer="random", storage=url, study_name="live", budget=3)
+    (pending,) = driver.ask(1)
+
+    observer = load_study("live", url)  # e.g. `llmhpo status`
+    assert [t.state for t in observer.trials] == [TrialState.RUNNING]
+
+    done = driver.tell(pending, 0.25)
+    assert done.state is TrialState.COMPLETE and done.value == 0.25
+    assert [t.state for t in load_study("live", url).trials] == [TrialState.COMPLETE]
+
+    # a driver that died with a trial in flight: the next driver reclaims it when it runs
+    (orphan,) = driver.ask(1)
+    resumed = load_study("live", url)
+    assert resumed.trials[orphan.number].state is TrialState.RUNNING
+    resumed.optimize(lambda params, ctx: params["x"], budget=3)
+    states = [t.state for t in resumed.trials]
+    assert states[orphan.number] is TrialState.INTERRUPTED
+    assert states.count(TrialState.COMPLETE) == 3

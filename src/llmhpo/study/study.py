@@ -266,19 +266,32 @@ class Study:
 
     # ----- resume / warm start -----------------------------------------------------------------
     def _replay(self) -> None:
-        """Mark trials left RUNNING by a dead driver as INTERRUPTED; replay the rest."""
+        """Tell the optimizer every finished trial of the stored history.
+
+        RUNNING trials are left alone: opening a study (``llmhpo status`` in another terminal,
+        a report) must not touch the trials a live driver is running. The driver that resumes
+        the study marks the ones it finds orphaned (:meth:`_reclaim_orphans`).
+        """
         for t in self._records.trials():
-            if t.state is TrialState.RUNNING:
-                tid = self._records.trial_ids()[t.number]
-                self._records.finish_trial(
-                    tid, TrialState.INTERRUPTED, None, {}, "the driver stopped while it ran"
-                )
-                continue
-            if t.state is TrialState.INTERRUPTED:
+            if t.state in (TrialState.RUNNING, TrialState.INTERRUPTED):
                 continue
             self.optimizer.tell_not_asked(
                 t.params, self._loss(t.value), None if t.warm_start else t.attrs
             )
+
+    def _reclaim_orphans(self) -> None:
+        """Mark RUNNING trials this driver did not start as INTERRUPTED (a dead driver's).
+
+        Called when :meth:`optimize` starts: one driver runs a study at a time.
+        """
+        ids = None
+        for t in self._records.trials():
+            if t.state is TrialState.RUNNING and t.number not in self._pending:
+                ids = ids or self._records.trial_ids()
+                self._records.finish_trial(
+                    ids[t.number], TrialState.INTERRUPTED, None, {},
+                    "the driver stopped while it ran",
+                )
 
     def warm_start(self, source: Study | str | Path) -> int:
         """Import evaluated points from another study or a CSV file (seed 000's cache).
@@ -346,6 +359,7 @@ class Study:
             raise InvalidConfigError("no budget: pass budget= or set it in create_study")
         if budget is not None:
             self._records.set_attr("budget", budget)
+        self._reclaim_orphans()
         owns_executor = not (executor is not None and not isinstance(executor, str))
         ex = self._executor(executor, n_workers)
         progress = Progress(total, enabled=show_progress)
