@@ -143,8 +143,12 @@ def test_missing_objective_missing_file_and_bad_yaml(tmp_path):
 def test_packaged_configs_load():
     cfg = load_config(default_config_path())
     assert isinstance(cfg, RunConfig)
-    assert cfg.objective == {"type": "synthetic", "name": "branin"}
-    assert cfg.optimizer["name"] == "lhs"
+    # the main job: LoRA HPO of the built-in SmolLM2 with BO, validation loss as objective
+    assert cfg.objective["type"] == "lora"
+    assert cfg.objective["model"] == "smollm2-135m-instruct"
+    assert cfg.objective["metric"] == "val_loss"
+    assert cfg.optimizer["name"] == "bo"
+    assert cfg.report is not None
     configs = default_config_path().parent
     for name in ("branin_lhs.yaml", "branin_random.yaml"):
         assert load_config(configs / name).objective["name"] == "branin"

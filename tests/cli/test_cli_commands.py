@@ -13,7 +13,7 @@ from cli_helpers import llmhpo_cmd
 
 from llmhpo.cli.main import main
 from llmhpo.objectives.synthetic import get_function
-from llmhpo.study import TrialState, load_study
+from llmhpo.study import load_study
 
 BRANIN = get_function("branin")
 
@@ -138,22 +138,6 @@ def test_status_of_a_missing_database(tmp_path, capsys):
     assert main(["status", "--storage", f"sqlite:///{tmp_path / 'none.db'}"]) == 2
     assert "no database at" in capsys.readouterr().err
     assert not (tmp_path / "none.db").exists()
-
-
-def test_default_config_runs_without_arguments(tmp_path, cli_env):
-    """`llmhpo run` with no CONFIG runs the packaged default (synthetic Branin + LHS)."""
-    out = subprocess.run(
-        [*llmhpo_cmd(), "run", "--budget", "3", "--quiet"],
-        cwd=tmp_path,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    study = load_study("branin-lhs", f"sqlite:///{tmp_path / 'runs' / 'branin.db'}")
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
-    assert "Best trial" in out.stdout
 
 
 @pytest.mark.parametrize(
