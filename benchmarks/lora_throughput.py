@@ -6,8 +6,9 @@ steps, one after the other in this process, ``--repeats`` times in alternating o
 untimed warm-up trial. Printed per side (median over the repeats):
 
 * fine-tuning throughput: non-padding training tokens / training time, and all computed
-  positions (padding included) / training time: the two sides draw different random batches,
-  so their padding differs and the second figure compares the compute itself;
+  positions (padding included) / training time. The Trainer is fed the very micro-batches
+  llmhpo's loop draws (same order, a sequential sampler), so both sides compute the same
+  tokens and the figures compare the loops themselves;
 * per-trial overhead: wall time of one whole trial (adapter setup, data encoding, training,
   validation loss, adapter removal) minus its training time;
 * a model-FLOPs utilization estimate ``tokens/s * 4 * N / peak`` when ``--peak-tflops`` is
@@ -51,12 +52,21 @@ def _trainer(obj: Any, out_dir: str) -> dict[str, float]:
     from transformers import Trainer, TrainingArguments
 
     from llmhpo.objectives.lora.data import collate, encode_example
+    from llmhpo.objectives.lora.train import _batches
+
+    class SameBatchesTrainer(Trainer):
+        # the dataset below is already in llmhpo's batch order: do not reshuffle it
+        def _get_train_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            dataset = args[0] if args else kwargs.get("train_dataset")
+            return torch.utils.data.SequentialSampler(dataset or self.train_dataset)
 
     t0 = time.perf_counter()
     model, tok, device = obj.model()
     tc = obj.train_config
     sp = obj.splits()
     enc_train = [encode_example(tok, r, tc.max_seq_len, tc.system_prompt) for r in sp["train"]]
+    draw = _batches(enc_train, tc.batch_size, tc.seed)
+    same_order = [ex for _ in range(tc.n_steps(len(enc_train)) * tc.grad_accum) for ex in next(draw)]
     enc_val = [encode_example(tok, r, tc.max_seq_len, tc.system_prompt) for r in sp["validation"]]
     counted = {"tokens": 0, "padded": 0, "on": False}
 
@@ -81,7 +91,7 @@ def _trainer(obj: Any, out_dir: str) -> dict[str, float]:
         seed=tc.seed, use_cpu=device == "cpu", remove_unused_columns=False,
         dataloader_num_workers=0, disable_tqdm=True,
     )
-    trainer = Trainer(model=peft_model, args=args, train_dataset=enc_train,
+    trainer = SameBatchesTrainer(model=peft_model, args=args, train_dataset=same_order,
                       eval_dataset=enc_val, data_collator=collator)
     counted["on"] = True
     res = trainer.train()
