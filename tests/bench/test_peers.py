@@ -32,3 +32,23 @@ def test_contender_names() -> None:
     assert {"random", "lhs", "bo", "optuna-tpe", "optuna-gp", "optuna-random"} <= set(names)
     with pytest.raises(InvalidConfigError, match="unknown contender"):
         make_contender("hyperopt", model_space("svm"), seed=0, budget=5)
+
+
+def test_short_runs_shrink_the_initial_design_of_model_based_contenders() -> None:
+    """A third of the budget (at most 10): the llm suite's 9-evaluation runs still use the
+    model after 3 points; 30+ evaluation runs keep every default of 10."""
+    space = model_space("svm")
+    assert make_contender("bo", space, seed=0, budget=9).opt.n_init == 3  # type: ignore[attr-defined]
+    assert make_contender("bo", space, seed=0, budget=50).opt.n_init == 10  # type: ignore[attr-defined]
+    assert make_contender("tpe", space, seed=0, budget=12).opt.n_startup_trials == 4  # type: ignore[attr-defined]
+    sampler = make_contender("optuna-tpe", space, seed=0, budget=9).study.sampler  # type: ignore[attr-defined]
+    assert sampler._n_startup_trials == 3
+    sampler = make_contender("optuna-gp", space, seed=0, budget=30).study.sampler  # type: ignore[attr-defined]
+    assert sampler._n_startup_trials == 10
+    # and it is used: after 3 random points our BO's 4th suggestion comes from the GP
+    run = make_contender("bo", space, seed=0, budget=9)
+    for i in range(3):
+        run.ask()
+        run.tell(float(i))
+    run.ask()
+    assert run._pending.attrs["phase"] == "bo"  # type: ignore[attr-defined]

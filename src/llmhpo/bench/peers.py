@@ -24,6 +24,15 @@ PEERS: dict[str, str] = {
 # Contenders that fit a Gaussian process at every step (0.2-1 s per suggestion on
 # 2 cores); the full run may give them fewer seeds.
 SLOW_CONTENDERS: frozenset[str] = frozenset({"bo", "optuna-gp"})
+# Initial-design parameters of the model-based contenders (ours and Optuna's), all 10 by default.
+_INIT_PARAMS = ("n_init", "n_startup_trials")
+
+
+def initial_design_size(budget: int, default: int = 10) -> int:
+    """Random/LHS points before a model-based contender uses its model: a third of the run's
+    budget, at most the default 10 and at least 2. Runs to 30 evaluations or more keep every
+    default; a short run (the llm suite, ``--quick``) still gets model-based suggestions."""
+    return max(2, min(default, budget // 3))
 
 
 class AskTell(Protocol):
@@ -53,6 +62,9 @@ class _LLMHPORun:
             kwargs["budget"] = budget
         if "n_points" in params:
             kwargs["n_points"] = budget
+        for name_ in _INIT_PARAMS:
+            if name_ in params:
+                kwargs[name_] = initial_design_size(budget)
         self.opt = cls(space, seed=seed, **kwargs)
         self._pending: Any = None
 
@@ -68,11 +80,16 @@ class _LLMHPORun:
 
 
 class _OptunaRun:
-    def __init__(self, name: str, space: SearchSpace, seed: int) -> None:
+    def __init__(self, name: str, space: SearchSpace, seed: int, budget: int) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        sampler = getattr(optuna.samplers, PEERS[name])(seed=seed)
+        cls = getattr(optuna.samplers, PEERS[name])
+        kwargs: dict[str, Any] = {}
+        for name_ in _INIT_PARAMS:
+            if name_ in inspect.signature(cls.__init__).parameters:
+                kwargs[name_] = initial_design_size(budget)
+        sampler = cls(seed=seed, **kwargs)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self.dists = space.optuna_distributions()
         self._trial: Any = None
@@ -95,7 +112,7 @@ def make_contender(name: str, space: SearchSpace, seed: int, budget: int) -> Ask
     from llmhpo.optimizers import OPTIMIZERS
 
     if name in PEERS:
-        return _OptunaRun(name, space, seed)
+        return _OptunaRun(name, space, seed, budget)
     if name in OPTIMIZERS:
         return _LLMHPORun(name, space, seed, budget)
     raise InvalidConfigError(
