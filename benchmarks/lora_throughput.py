@@ -48,11 +48,10 @@ def _ours(obj: Any) -> dict[str, float]:
 def _trainer(obj: Any, out_dir: str) -> dict[str, float]:
     """The plain script: PEFT ``get_peft_model`` + ``transformers.Trainer`` on the same data."""
     import torch
-    from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainingArguments
 
     from llmhpo.objectives.lora.data import collate, encode_example
-    from llmhpo.objectives.lora.train import _batches
+    from llmhpo.objectives.lora.train import _batches, lora_adapter
 
     class SameBatchesTrainer(Trainer):
         # the dataset below is already in llmhpo's batch order: do not reshuffle it
@@ -66,7 +65,8 @@ def _trainer(obj: Any, out_dir: str) -> dict[str, float]:
     sp = obj.splits()
     enc_train = [encode_example(tok, r, tc.max_seq_len, tc.system_prompt) for r in sp["train"]]
     draw = _batches(enc_train, tc.batch_size, tc.seed)
-    same_order = [ex for _ in range(tc.n_steps(len(enc_train)) * tc.grad_accum) for ex in next(draw)]
+    n_micro = tc.n_steps(len(enc_train)) * tc.grad_accum
+    same_order = [ex for _ in range(n_micro) for ex in next(draw)]
     enc_val = [encode_example(tok, r, tc.max_seq_len, tc.system_prompt) for r in sp["validation"]]
     counted = {"tokens": 0, "padded": 0, "on": False}
 
@@ -77,29 +77,23 @@ def _trainer(obj: Any, out_dir: str) -> dict[str, float]:
             counted["padded"] += out["input_ids"].numel()
         return out
 
-    torch.manual_seed(tc.seed)
-    peft_model = get_peft_model(model, LoraConfig(
-        r=PARAMS["lora_rank"], lora_alpha=PARAMS["lora_alpha"],
-        lora_dropout=PARAMS["lora_dropout"], target_modules=list(tc.target_modules),
-        task_type="CAUSAL_LM"))
-    args = TrainingArguments(
-        output_dir=out_dir, max_steps=tc.steps, per_device_train_batch_size=tc.batch_size,
-        per_device_eval_batch_size=obj.config["eval"]["batch_size"],
-        gradient_accumulation_steps=tc.grad_accum, learning_rate=PARAMS["learning_rate"],
-        weight_decay=PARAMS["weight_decay"], warmup_steps=tc.warmup_steps,
-        lr_scheduler_type="linear", logging_steps=10**6, save_strategy="no", report_to=[],
-        seed=tc.seed, use_cpu=device == "cpu", remove_unused_columns=False,
-        dataloader_num_workers=0, disable_tqdm=True,
-    )
-    trainer = SameBatchesTrainer(model=peft_model, args=args, train_dataset=same_order,
-                      eval_dataset=enc_val, data_collator=collator)
-    counted["on"] = True
-    res = trainer.train()
-    counted["on"] = False
-    ev = trainer.evaluate()
-    peft_model.unload()
-    for attr in ("peft_config", "_hf_peft_config_loaded"):
-        model.__dict__.pop(attr, None)
+    # the same PEFT adapter set-up and removal as llmhpo's objective (seeded, not merged)
+    with lora_adapter(model, PARAMS, tc.target_modules, tc.seed) as peft_model:
+        args = TrainingArguments(
+            output_dir=out_dir, max_steps=tc.steps, per_device_train_batch_size=tc.batch_size,
+            per_device_eval_batch_size=obj.config["eval"]["batch_size"],
+            gradient_accumulation_steps=tc.grad_accum, learning_rate=PARAMS["learning_rate"],
+            weight_decay=PARAMS["weight_decay"], warmup_steps=tc.warmup_steps,
+            lr_scheduler_type="linear", logging_steps=10**6, save_strategy="no", report_to=[],
+            seed=tc.seed, use_cpu=device == "cpu", remove_unused_columns=False,
+            dataloader_num_workers=0, disable_tqdm=True,
+        )
+        trainer = SameBatchesTrainer(model=peft_model, args=args, train_dataset=same_order,
+                                     eval_dataset=enc_val, data_collator=collator)
+        counted["on"] = True
+        res = trainer.train()
+        counted["on"] = False
+        ev = trainer.evaluate()
     return {"tokens": counted["tokens"], "padded": counted["padded"],
             "train_s": float(res.metrics["train_runtime"]),
             "wall_s": time.perf_counter() - t0, "val_loss": float(ev["eval_loss"]),

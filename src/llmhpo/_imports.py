@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from llmhpo.exceptions import OptionalDependencyError
@@ -24,15 +25,25 @@ _EXTRA_OF = {
 }
 
 
+def _missing(module: str, feature: str | None, why: str) -> OptionalDependencyError:
+    extra = _EXTRA_OF.get(module.split(".")[0], "all")
+    what = f" for {feature}" if feature else ""
+    return OptionalDependencyError(
+        f"{module!r} is needed{what} but {why}. Install it with: pip install 'llmhpo[{extra}]'"
+    )
+
+
 def require(module: str, *, feature: str | None = None) -> ModuleType:
     """Import ``module`` or raise :class:`OptionalDependencyError` naming the extra to install."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        top = module.split(".")[0]
-        extra = _EXTRA_OF.get(top, "all")
-        what = f" for {feature}" if feature else ""
-        raise OptionalDependencyError(
-            f"{module!r} is needed{what} but could not be imported ({exc}). "
-            f"Install it with: pip install 'llmhpo[{extra}]'"
-        ) from exc
+        raise _missing(module, feature, f"could not be imported ({exc})") from exc
+
+
+def require_installed(*modules: str, feature: str | None = None) -> None:
+    """Raise :class:`OptionalDependencyError` unless every module is installed, without
+    importing any (a cheap check when an object that needs them later is built)."""
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise _missing(module, feature, "is not installed")

@@ -203,3 +203,19 @@ def test_rerun_with_a_larger_budget_continues_the_same_lhs_design(tmp_path, monk
             2,
             3,
         ]
+
+
+def test_a_study_metric_without_direction_takes_the_direction_its_name_implies(tmp_path, capsys):
+    """`metric: val_accuracy` is maximized and `metric: val_loss` minimized, whatever the
+    objective's own metric; `direction:` still wins."""
+    base = ("budget: 2\noptimizer: random\nspace: {x: {type: float, low: 0, high: 1}}\n"
+            "objective: {type: python, target: 'helper_objectives:loss_and_accuracy'}\n")
+    for name, extra, want in [("a", "metric: val_accuracy\n", "maximize"),
+                              ("b", "metric: val_loss\n", "minimize"),
+                              ("c", "metric: val_accuracy\ndirection: minimize\n", "minimize")]:
+        cfg = _write(tmp_path, f"{name}.yaml", base + extra)
+        url = f"sqlite:///{tmp_path / name}.db"
+        assert main(["run", str(cfg), "--storage", url, "--study-name", name]) == 0
+        study = load_study(name, url)
+        assert study.direction == want
+        assert study.best_trial.value == study.best_trial.metrics[study.metric]

@@ -42,7 +42,7 @@ def _kept(study):
 def test_keeper_keeps_the_best_k_within_the_disk_budget(tmp_path, direction):
     study = _study(tmp_path, 8, direction)
     study.optimize(_FakeAdapterObjective(), workdir=tmp_path / "w",
-                   callbacks=[KeepBestAdapters(3, direction=direction)])
+                   callbacks=[KeepBestAdapters(3)])
     values = sorted(t.value for t in study.trials if t.value is not None)
     best3 = values[:3] if direction == "minimize" else values[-3:]
     assert _kept(study) == sorted(best3)

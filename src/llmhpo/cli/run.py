@@ -10,6 +10,7 @@ from typing import Any
 
 from llmhpo.config import RunConfig, default_config_path, load_config
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.reporting.metrics import infer_direction
 
 __all__ = ["register", "run_config"]
 
@@ -108,13 +109,16 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
             f"objective type {cfg.objective['type']!r} has no search space of its own: "
             "give one under 'space' (a preset name or {var: {type: ..., ...}})"
         )
+    metric = cfg.metric if cfg.metric is not None else spec.metric
+    # the objective's direction belongs to its own metric; another metric's is read off its name
+    implied_direction = spec.direction if metric == spec.metric else infer_direction(metric)
     _ensure_sqlite_dir(cfg.storage)
     study = create_study(
         space,
         optimizer=cfg.optimizer["name"],
         optimizer_kwargs=_optimizer_kwargs(cfg),
-        direction=cfg.direction or spec.direction or "minimize",
-        metric=cfg.metric if cfg.metric is not None else spec.metric,
+        direction=cfg.direction or implied_direction or "minimize",
+        metric=metric,
         budget=cfg.budget,
         storage=cfg.storage,
         study_name=cfg.study_name,

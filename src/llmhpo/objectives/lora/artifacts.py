@@ -55,33 +55,26 @@ class KeepBestAdapters:
         k: adapters kept at most (0 deletes every adapter).
         max_disk_mb: disk budget of the kept adapters in MiB (``None``: no budget); the worst
             kept adapters are deleted until the rest fit.
-        direction: ``"minimize"`` or ``"maximize"`` the trial value; ``None`` follows the
-            study's direction.
+
+    The ranking is the study's own (:func:`~llmhpo.reporting.table.ranked_trials`: its
+    direction, ties to the earlier trial).
     """
 
-    def __init__(
-        self, k: int = 3, max_disk_mb: float | None = None, direction: str | None = None
-    ) -> None:
+    def __init__(self, k: int = 3, max_disk_mb: float | None = None) -> None:
         if not isinstance(k, int) or isinstance(k, bool) or k < 0:
             raise InvalidConfigError(f"keep_best_k must be a non-negative integer, got {k!r}")
         if max_disk_mb is not None and not (
             isinstance(max_disk_mb, (int, float)) and max_disk_mb >= 0
         ):
             raise InvalidConfigError(f"max_disk_mb must be >= 0 or null, got {max_disk_mb!r}")
-        if direction not in (None, "minimize", "maximize"):
-            raise InvalidConfigError(
-                f"direction must be 'minimize', 'maximize' or None, got {direction!r}"
-            )
         self.k = k
         self.max_disk_mb = max_disk_mb
-        self.direction = direction
 
     def __call__(self, study: Any, trial: Any) -> None:
+        from llmhpo.reporting.table import ranked_trials
+
         saved = [t for t in study.trials if _on_disk(t)]
-        direction = self.direction or study.direction
-        ranked = sorted((t for t in saved if t.value is not None), key=lambda t: t.value,
-                        reverse=direction == "maximize")
-        keep = ranked[:self.k]
+        keep = [t for t in ranked_trials(study) if _on_disk(t)][:self.k]
         if self.max_disk_mb is not None:
             sizes = {t.number: dir_size_mb(t.metrics["adapter_path"]) for t in keep}
             while keep and sum(sizes[t.number] for t in keep) > self.max_disk_mb:

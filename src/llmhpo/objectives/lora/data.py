@@ -23,6 +23,7 @@ __all__ = [
     "IGNORE_INDEX",
     "SPLITS",
     "DATA_KEYS",
+    "DATA_DEFAULTS",
     "normalize_record",
     "load_records",
     "build_splits",
@@ -35,6 +36,9 @@ IGNORE_INDEX = -100
 SPLITS = ("train", "validation", "test")
 #: Keys of the ``data`` section of the objective's config.
 DATA_KEYS = ("source", "sources", "n_train", "n_val", "n_test", "seed", "families")
+#: Defaults of the ``data`` config (the objective's and :func:`build_splits`').
+DATA_DEFAULTS: dict[str, Any] = {"source": "builtin", "n_train": 256, "n_val": 32, "n_test": 32,
+                                 "seed": 0}
 _ALIASES = {"input": ("input", "context"), "output": ("output", "response")}
 
 _ALPACA_TEMPLATE = (
@@ -106,8 +110,9 @@ def build_splits(cfg: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         raise InvalidConfigError(
             f"unknown data keys {sorted(bad)}, expected some of {sorted(DATA_KEYS)}"
         )
-    n = {"train": cfg.get("n_train", 512), "validation": cfg.get("n_val", 64),
-         "test": cfg.get("n_test", 64)}
+    n = {"train": cfg.get("n_train", DATA_DEFAULTS["n_train"]),
+         "validation": cfg.get("n_val", DATA_DEFAULTS["n_val"]),
+         "test": cfg.get("n_test", DATA_DEFAULTS["n_test"])}
     for split, v in n.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise InvalidConfigError(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmhpo.exceptions import OptionalDependencyError
+from llmhpo._imports import require
 
 __all__ = ["TASKS_DIR", "OFFLINE_TASKS", "run_lm_eval", "write_arith_mc"]
 
@@ -73,14 +73,10 @@ def run_lm_eval(
     """
     if not tasks:
         return {}
-    try:
-        import lm_eval
-        from lm_eval.models.huggingface import HFLM
-        from lm_eval.tasks import TaskManager
-    except ImportError as exc:
-        raise OptionalDependencyError(
-            "lm-eval tasks need lm-evaluation-harness: `pip install llmhpo[eval]`"
-        ) from exc
+    lm_eval = require("lm_eval", feature="lm-eval tasks")
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
     res = lm_eval.simple_evaluate(
         model=lm,

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.objectives.lora.data import DATA_DEFAULTS
 from llmhpo.objectives.lora.train import PARAM_DEFAULTS, TrainConfig
 
 __all__ = ["LoRAObjective", "default_space", "from_config", "PEFT_DEFAULTS", "DEFAULTS"]
@@ -37,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "dtype": "float32",
     "metric": "val_loss",
-    "data": {"source": "builtin", "n_train": 256, "n_val": 32, "n_test": 32, "seed": 0},
+    "data": dict(DATA_DEFAULTS),
     "train": {
         "steps": 20,
         "epochs": None,
@@ -64,7 +65,6 @@ DEFAULTS: dict[str, Any] = {
 
 _SECTIONS = ("train", "eval", "artifacts")
 _ACCURACY_MODES = ("generate", "forced", "none")
-_MAXIMIZE_HINTS = ("accuracy", "acc", "exact_match", "tokens_per_s", "f1", "bleu")
 
 # Per-process cache of the data splits, keyed by the data config.
 _DATA_CACHE: dict[str, dict[str, list[dict[str, str]]]] = {}
@@ -85,13 +85,6 @@ def default_space() -> Any:
             Float("weight_decay", 1e-4, 1e-1, log=True, default=1e-2),
         ]
     )
-
-
-def metric_direction(metric: str) -> str:
-    """``"maximize"`` for accuracy-like metrics (``val_accuracy``, ``<task>/acc``), else
-    ``"minimize"`` (losses, times, memory)."""
-    last = metric.split("/")[-1]
-    return "maximize" if any(h in last for h in _MAXIMIZE_HINTS) else "minimize"
 
 
 def _merge(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,9 +159,15 @@ class LoRAObjective:
 
     # -- pieces ----------------------------------------------------------------------------
     def model(self) -> tuple[Any, Any, str]:
-        """``(base model, tokenizer, device)``, loaded once per process."""
+        """``(base model, tokenizer, device)``, loaded once per process. Sets torch's CPU
+        threads (``train.threads``) first, so that references, trials and their evaluations
+        all run with the same count."""
         from llmhpo.objectives.lora.model import get_model, resolve_device
 
+        if self.train_config.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.train_config.threads)
         device = resolve_device(self.config["device"])
         model, tok = get_model(self.config["model"], device, self.config["dtype"])
         return model, tok, device
@@ -245,14 +244,14 @@ class LoRAObjective:
             tc = self.train_config
             with lora_adapter(model, full, tc.target_modules, tc.seed) as peft_model:
                 n_trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+                metrics = {"n_trainable_params": n_trainable}
                 try:
-                    metrics = dict(train_lora(peft_model, tok, self.splits()["train"], full, tc,
+                    metrics.update(train_lora(peft_model, tok, self.splits()["train"], full, tc,
                                               ctx))
+                    metrics.update(self._evaluate(peft_model, tok, tasks))
                 except Exception as exc:  # keep what is known about the failed trial
-                    getattr(exc, "metrics", {}).update(n_trainable_params=n_trainable)
+                    exc.metrics = {**metrics, **getattr(exc, "metrics", {})}  # type: ignore[attr-defined]
                     raise
-                metrics.update(self._evaluate(peft_model, tok, tasks))
-                metrics["n_trainable_params"] = n_trainable
                 workdir = getattr(ctx, "workdir", None)
                 if save and workdir is not None and self.config["artifacts"]["save_adapters"]:
                     from llmhpo.objectives.lora.artifacts import ADAPTER_DIR, save_adapter
@@ -289,19 +288,27 @@ class LoRAObjective:
         from llmhpo.objectives.lora.artifacts import KeepBestAdapters
 
         art = self.config["artifacts"]
-        return [KeepBestAdapters(art["keep_best_k"], art["max_disk_mb"], study.direction)]
+        return [KeepBestAdapters(art["keep_best_k"], art["max_disk_mb"])]
 
 
 def from_config(cfg: Mapping[str, Any]) -> Any:
     """``objective: {type: lora, ...}`` -> an ObjectiveSpec with the default space.
 
     The metric is ``cfg["metric"]`` (default ``val_loss``, seed 000's objective); the direction
-    follows from it (accuracies are maximized). A study-level ``metric:``/``direction:`` in the
-    run config overrides both.
-    """
-    from llmhpo.objectives.registry import ObjectiveSpec
+    follows from its name (:func:`~llmhpo.reporting.metrics.infer_direction`: accuracies are
+    maximized, losses minimized, an unknown name minimized). A study-level ``metric:`` in the
+    run config overrides the metric (its direction again inferred from its name) and
+    ``direction:`` the direction.
 
+    Raises:
+        OptionalDependencyError: torch, transformers or peft is not installed.
+    """
+    from llmhpo._imports import require_installed
+    from llmhpo.objectives.registry import ObjectiveSpec
+    from llmhpo.reporting.metrics import infer_direction
+
+    require_installed("torch", "transformers", "peft", feature="the lora objective")
     objective = LoRAObjective(cfg)
     metric = objective.config["metric"]
-    return ObjectiveSpec(objective, space=default_space(), direction=metric_direction(metric),
-                         metric=metric)
+    return ObjectiveSpec(objective, space=default_space(),
+                         direction=infer_direction(metric) or "minimize", metric=metric)

@@ -57,7 +57,8 @@ class TrainConfig:
         seed: seed of the adapter initialisation, dropout and data order.
         target_modules: module names LoRA adapts.
         system_prompt: system message of every prompt (``None``: the chat template's default).
-        threads: torch CPU threads (``None``: torch's default).
+        threads: torch CPU threads (``None``: torch's default); the objective sets them when
+            it loads the model.
     """
 
     steps: int = 20
@@ -225,8 +226,6 @@ def train_lora(
         raise InvalidConfigError(
             f"learning_rate must be > 0 and weight_decay >= 0, got {lr!r} and {wd!r}"
         )
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
     device = next(peft_model.parameters()).device
     encoded = [encode_example(tokenizer, r, cfg.max_seq_len, cfg.system_prompt) for r in records]
     n_steps = cfg.n_steps(len(encoded))
