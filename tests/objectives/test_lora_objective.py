@@ -93,6 +93,17 @@ def test_nan_is_failed_and_time_limit_is_timeout(tiny_model_dir):  # noqa: F811
     assert ok.state is TrialState.COMPLETE  # the failures left the base model usable
 
 
+def test_out_of_memory_is_infeasible_and_the_next_trial_runs(tiny_model_dir):  # noqa: F811
+    """A rank whose adapter cannot be allocated (a real allocator failure: 2**36 x 64 floats)
+    is an infeasible configuration, not a crash, and leaves the base model usable."""
+    obj = LoRAObjective(tiny_config(tiny_model_dir))
+    huge = run_objective(obj, {**PARAMS, "lora_rank": 2**36}, TrialContext(0))
+    assert huge.state is TrialState.INFEASIBLE, huge.error
+    assert "allocate" in huge.error
+    ok = run_objective(obj, PARAMS, TrialContext(1))
+    assert ok.state is TrialState.COMPLETE
+
+
 def test_injected_inf_loss_is_failed(tiny_model_dir):  # noqa: F811
     """An infinite loss from the model itself (not a huge lr) is caught the same way."""
     obj = LoRAObjective(tiny_config(tiny_model_dir))

@@ -65,12 +65,19 @@ class Outcome:
     pid: int
 
 
+# How torch's allocators word a failed allocation: CUDA raises OutOfMemoryError ("CUDA out of
+# memory"); the CPU allocator a plain RuntimeError ("DefaultCPUAllocator: can't allocate
+# memory"), which no exception type distinguishes.
+_OOM_PHRASES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA/CPU out-of-memory errors (torch's OutOfMemoryError, MemoryError)."""
+    """True for CUDA/CPU out-of-memory errors (torch's OutOfMemoryError, the CPU allocator's
+    "can't allocate memory", MemoryError)."""
     if isinstance(exc, (MemoryError, TrialInfeasible)):
         return True
-    name = type(exc).__name__
-    return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return type(exc).__name__ == "OutOfMemoryError" or any(p in text for p in _OOM_PHRASES)
 
 
 def run_objective(

@@ -217,6 +217,7 @@ def train_lora(
     import torch
 
     from llmhpo.objectives.lora.data import collate, encode_example
+    from llmhpo.study.outcome import is_out_of_memory
 
     if not records:
         raise InvalidConfigError("the training split is empty (data.n_train = 0)")
@@ -273,7 +274,9 @@ def train_lora(
             sched.step()
             opt.zero_grad(set_to_none=True)
             losses.append(total)
-    except torch.OutOfMemoryError as exc:
+    except (torch.OutOfMemoryError, RuntimeError, MemoryError) as exc:
+        if not is_out_of_memory(exc):
+            raise
         opt.zero_grad(set_to_none=True)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
