@@ -64,11 +64,15 @@ class SyntheticFunction:
         s = tuple(float(t) for t in shift)
         mins = tuple(tuple(m + d for m, d in zip(mv, s, strict=True)) for mv in self.minimizers)
         inside = tuple(
-            m for m in mins if all(lo <= t <= hi for t, (lo, hi) in zip(m, self.bounds, strict=True))
+            m
+            for m in mins
+            if all(lo <= t <= hi for t, (lo, hi) in zip(m, self.bounds, strict=True))
         )
         if not inside:
             raise ValueError(f"shift {s} moves every minimizer of {self.name} out of its box")
-        return SyntheticFunction(f"shifted_{self.name}", self.bounds, self.fn, self.optimum, inside, s)
+        return SyntheticFunction(
+            f"shifted_{self.name}", self.bounds, self.fn, self.optimum, inside, s
+        )
 
 
 def _branin(x: np.ndarray) -> float:

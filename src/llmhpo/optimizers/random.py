@@ -60,7 +60,9 @@ class LHSOptimizer(BaseOptimizer):
     def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
         # Continue after the last design point handed out (also when replayed on resume);
         # warm-start points carry no design index and do not consume the design.
-        used = [int(o.attrs["design_index"]) for o in self.observations if "design_index" in o.attrs]
+        used = [
+            int(o.attrs["design_index"]) for o in self.observations if "design_index" in o.attrs
+        ]
         used += [int(s.attrs["design_index"]) for s in self._pending.values()]
         start = max(used) + 1 if used else 0
         out = []

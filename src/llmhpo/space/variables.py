@@ -86,7 +86,9 @@ class Variable(abc.ABC):
 
     def __init__(self, name: str, default: Any = _MISSING) -> None:
         if not isinstance(name, str) or not name:
-            raise InvalidSearchSpaceError(f"a variable name must be a non-empty string, got {name!r}")
+            raise InvalidSearchSpaceError(
+                f"a variable name must be a non-empty string, got {name!r}"
+            )
         self.name = name
         self._default = _MISSING
         if default is not _MISSING and default is not None:
@@ -386,7 +388,9 @@ class _Choices(Variable):
                     f"variable {name!r}: values must be str, int, float, bool or None, got {v!r}"
                 )
         if len(set(map(repr, values))) != len(values):
-            raise InvalidSearchSpaceError(f"variable {name!r}: values must be distinct, got {values!r}")
+            raise InvalidSearchSpaceError(
+                f"variable {name!r}: values must be distinct, got {values!r}"
+            )
         self.values = values
         super().__init__(name, default)
 
@@ -395,7 +399,8 @@ class _Choices(Variable):
             if v == value and type(v) is type(value):
                 return i
         for i, v in enumerate(self.values):  # 0.1 == 0.1 across int/float, not across str
-            if v == value and not isinstance(value, (str, bool)) and not isinstance(v, (str, bool)):
+            numeric = not isinstance(value, (str, bool)) and not isinstance(v, (str, bool))
+            if v == value and numeric:
                 return i
         raise self._bad(value, f"one of {self.values!r}")
 

@@ -58,7 +58,8 @@ class Progress:
         if not self.enabled:
             return
         if self.tty:
-            self.stream.write("\r" + self._line(done, best, 0, trials).ljust(self._last_len) + "\n")
+            line = self._line(done, best, 0, trials).ljust(self._last_len)
+            self.stream.write("\r" + line + "\n")
         elif done != self._last_done:
             self.stream.write(self._line(done, best, 0, trials) + "\n")
         self.stream.flush()

@@ -186,7 +186,8 @@ class StudyStorage:
     def trial_ids(self) -> dict[int, int]:
         """number -> trial_id."""
         return {
-            t.number: t._trial_id for t in self.storage.get_all_trials(self.study_id, deepcopy=False)
+            t.number: t._trial_id
+            for t in self.storage.get_all_trials(self.study_id, deepcopy=False)
         }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["TrialState", "Trial"]
 
 
-class TrialState(str, Enum):
+class TrialState(str, Enum):  # noqa: UP042 - StrEnum would change str()/format() of stored states
     """The state of a trial.
 
     FAILED (the objective raised or returned NaN/inf), INFEASIBLE (the configuration cannot run,

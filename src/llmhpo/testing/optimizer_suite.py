@@ -104,7 +104,7 @@ class OptimizerSuite:
             assert o.x.shape == (space.dim,)
             assert np.all((o.x >= 0) & (o.x <= 1))
 
-    # ----- determinism -------------------------------------------------------------------------
+    # ----- determinism ---------------------------------------------------------------------------
     def test_same_seed_same_history_same_suggestions(self, factory: Factory) -> None:
         a = factory(mixed_space(), 3)
         if not a.capabilities.deterministic:
@@ -143,7 +143,7 @@ class OptimizerSuite:
         more = opt.ask(1)
         assert more == [] and opt.capabilities.may_exhaust or len(more) == 1
 
-    # ----- bookkeeping -----------------------------------------------------------------------------
+    # ----- bookkeeping ---------------------------------------------------------------------------
     def test_double_and_unknown_tells_raise(self, factory: Factory) -> None:
         opt = factory(continuous_space(), 0)
         s = opt.ask(1)[0]
@@ -163,7 +163,7 @@ class OptimizerSuite:
         assert opt.pending == []
         assert opt.observations[-1].value == 2.0
 
-    # ----- batches ---------------------------------------------------------------------------------
+    # ----- batches -------------------------------------------------------------------------------
     def test_batch(self, factory: Factory) -> None:
         opt = factory(continuous_space(), 0)
         sugg = opt.ask(4)
@@ -210,7 +210,7 @@ class OptimizerSuite:
         nxt_b = b.ask(1)
         assert [s.params for s in nxt_a] == [s.params for s in nxt_b]
 
-    # ----- configuration -----------------------------------------------------------------------------
+    # ----- configuration -------------------------------------------------------------------------
     def test_config_rebuilds(self, factory: Factory) -> None:
         space = continuous_space()
         opt = factory(space, 5)
