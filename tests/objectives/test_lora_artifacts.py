@@ -84,3 +84,48 @@ def test_export_copies_and_merges_with_the_same_logits(tiny_model_dir, tmp_path)
     assert not torch.allclose(peft_logits, base_logits, atol=1e-4)  # the adapter did learn
     torch.testing.assert_close(merged_logits, peft_logits, atol=1e-4, rtol=1e-4)
     assert not any("lora_" in n for n, _ in merged.named_parameters())
+
+
+def test_assess_evaluates_the_saved_adapter_without_training(tiny_model_dir, tmp_path):  # noqa: F811
+    """``assess`` of a trial whose adapter is kept loads it (same metrics, no training);
+    without it (deleted, or saved for another base model) the trial is trained again."""
+    import shutil
+
+    from llmhpo.objectives.lora.model import get_model
+    from llmhpo.reporting import assess
+    from llmhpo.study.outcome import TrialContext
+
+    obj = LoRAObjective(tiny_config(tiny_model_dir, train={"steps": 4}))
+    space = SearchSpace([Float("learning_rate", 1e-2, 2e-2, log=True)])
+    study = create_study(space, optimizer="random", budget=2, seed=0, metric="val_loss",
+                         storage=f"sqlite:///{tmp_path}/a.db", study_name="assess")
+    work = tmp_path / "w"
+    study.optimize(obj, workdir=work, callbacks=obj.study_callbacks(study))
+    best = study.best_trial
+    ctx = TrialContext(best.number, workdir=str(work / f"trial_{best.number}"))
+
+    base, _ = get_model(str(tiny_model_dir), "cpu")
+    ids = torch.tensor([[5, 17, 40, 41, 42]])
+    with torch.no_grad():
+        before = base(input_ids=ids).logits.clone()
+    saved = obj.assess(best.params, ctx)
+    with torch.no_grad():
+        after = base(input_ids=ids).logits
+    torch.testing.assert_close(after, before)  # the base model is left untouched
+    assert saved["adapter_source"] == "saved" and "train_time_s" not in saved
+    assert saved["val_loss"] == pytest.approx(best.metrics["val_loss"], abs=1e-5)
+    assert saved["test_loss"] == pytest.approx(best.metrics["test_loss"], abs=1e-5)
+
+    res = assess(study, obj, metrics=["val_loss", "test_loss"], top_k=2, workdir=work,
+                 include_references=False)
+    assert [r.metrics["adapter_source"] for r in res.rows] == ["saved", "saved"]
+
+    meta = Path(best.metrics["adapter_path"]) / "llmhpo_adapter.json"
+    meta.write_text(json.dumps({"model": "another/model"}))
+    other = obj.assess(best.params, ctx)
+    assert other["adapter_source"] == "retrained" and other["train_time_s"] > 0
+    shutil.rmtree(best.metrics["adapter_path"])
+    retrained = obj.assess(best.params, ctx)
+    assert retrained["adapter_source"] == "retrained"
+    assert retrained["val_loss"] == pytest.approx(best.metrics["val_loss"], abs=1e-4)
+    assert not (work / f"trial_{best.number}" / "adapter").exists()  # assess saves nothing

@@ -32,3 +32,35 @@ def test_run_records_references_and_keeps_the_best_adapter(tiny_model_dir, tmp_p
     assert [t.number for t in kept] == [study.best_trial.number]  # keep_best_k = 1
     assert "base model" in out.getvalue()
     assert any(p.suffix == ".png" for p in (tmp_path / "report").iterdir())
+
+
+def test_cli_assess_uses_the_adapters_kept_in_the_configs_workdir(
+    tiny_model_dir, tmp_path, monkeypatch, capsys  # noqa: F811
+):
+    """`llmhpo assess CONFIG` finds the run's adapters through `execution.workdir`: the kept
+    best adapter is evaluated as saved, the deleted ones are trained again."""
+    import yaml
+
+    from llmhpo.cli.main import main
+    from llmhpo.reporting.assess import get_assessment
+    from llmhpo.study import load_study
+
+    monkeypatch.chdir(tmp_path)
+    cfg = {
+        "study_name": "tiny-assess",
+        "storage": "sqlite:///s.db",
+        "budget": 3,
+        "optimizer": {"name": "random"},
+        "execution": {"workdir": "work"},  # relative to the working directory, as in `run`
+        "objective": {"type": "lora", **tiny_config(
+            tiny_model_dir, eval={"accuracy": "forced"}, artifacts={"keep_best_k": 1})},
+    }
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", str(path), "--quiet"]) == 0
+    assert main(["assess", str(path), "--top-k", "2", "--no-references"]) == 0
+    assert "Pareto" in capsys.readouterr().out
+    study = load_study("tiny-assess", "sqlite:///s.db")
+    rows = get_assessment(study).rows
+    assert rows[0].trial == study.best_trial.number
+    assert [r.metrics["adapter_source"] for r in rows] == ["saved", "retrained"]

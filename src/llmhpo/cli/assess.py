@@ -131,9 +131,12 @@ def _run(args: argparse.Namespace) -> int:
             "--tasks needs the objective to evaluate them: pass the run configuration "
             "(or --objective MODULE:ATTR) instead of a storage"
         )
+    workdir = args.workdir
+    if workdir is None and cfg is not None:  # where `llmhpo run` saved the trials' adapters
+        workdir = (cfg.get("execution") or {}).get("workdir")
     result = assess(
         study, objective, metrics=metrics, top_k=args.top_k, tasks=tasks,
-        include_references=not args.no_references, workdir=args.workdir,
+        include_references=not args.no_references, workdir=workdir,
     )
     source = "stored metrics" if objective is None else "re-evaluated"
     print(f"Assessment of the top {args.top_k} trials of {study.study_name!r} ({source}); "
@@ -174,7 +177,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tasks", help="comma-separated lm-eval tasks for the objective's assess()")
     p.add_argument("--objective", metavar="MODULE:ATTR",
                    help="the objective to evaluate with, instead of the config's")
-    p.add_argument("--workdir", help="the study's work directory (trial_<n> adapters)")
+    p.add_argument("--workdir", help="the study's work directory with the trial_<n>/adapter dirs "
+                   "(default: the config's execution.workdir)")
     p.add_argument("--stored", action="store_true",
                    help="compare the stored metrics only; evaluate nothing")
     p.add_argument("--no-references", action="store_true",

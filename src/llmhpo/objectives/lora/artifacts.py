@@ -5,20 +5,31 @@ A trial with a work directory saves its LoRA adapter to ``<workdir>/adapter`` (P
 the path as the metric ``adapter_path``. :class:`KeepBestAdapters`, a study callback, deletes
 the adapters of all but the best ``k`` trials and, beyond that, the worst kept ones while their
 total size exceeds ``max_disk_mb``. :func:`export_adapter` copies the best (or a given) trial's
-adapter, or merges it into the base model and saves a full model.
+adapter, or merges it into the base model and saves a full model. :func:`saved_adapter` and
+:func:`loaded_adapter` let ``llmhpo assess`` evaluate a kept adapter instead of re-training.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
 
-__all__ = ["ADAPTER_DIR", "save_adapter", "dir_size_mb", "KeepBestAdapters", "export_adapter"]
+__all__ = [
+    "ADAPTER_DIR",
+    "save_adapter",
+    "saved_adapter",
+    "loaded_adapter",
+    "dir_size_mb",
+    "KeepBestAdapters",
+    "export_adapter",
+]
 
 _logger = logging.getLogger("llmhpo.objectives.lora")
 
@@ -32,6 +43,42 @@ def save_adapter(peft_model: Any, dest: str | Path, model_spec: str) -> Path:
     peft_model.save_pretrained(str(dest))
     (dest / _META).write_text(json.dumps({"model": model_spec}), encoding="utf-8")
     return dest
+
+
+def saved_adapter(workdir: str | Path | None, model_spec: str) -> Path | None:
+    """The adapter saved in a trial's work directory for the base model ``model_spec``, or
+    ``None`` when there is none (not saved, deleted by :class:`KeepBestAdapters`, or saved
+    for another base model)."""
+    if workdir is None:
+        return None
+    path = Path(workdir) / ADAPTER_DIR
+    meta = path / _META
+    if not (path / "adapter_config.json").is_file() or not meta.is_file():
+        return None
+    try:
+        saved_for = json.loads(meta.read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError):
+        return None
+    if saved_for != model_spec:
+        _logger.warning("adapter %s was saved for model %r, not %r: not used",
+                        path, saved_for, model_spec)
+        return None
+    return path
+
+
+@contextlib.contextmanager
+def loaded_adapter(model: Any, path: str | Path) -> Iterator[Any]:
+    """Load the saved adapter at ``path`` onto ``model`` (frozen) for the block; remove it
+    afterwards, leaving ``model`` as it was."""
+    from peft import PeftModel
+
+    from llmhpo.objectives.lora.train import remove_adapter
+
+    peft_model = PeftModel.from_pretrained(model, str(path), is_trainable=False)
+    try:
+        yield peft_model.eval()
+    finally:
+        remove_adapter(peft_model, model)
 
 
 def dir_size_mb(path: str | Path) -> float:

@@ -278,9 +278,30 @@ class LoRAObjective:
     def assess(
         self, params: Mapping[str, Any] | None, ctx: Any, tasks: Sequence[str] | None = None
     ) -> dict[str, Any]:
-        """Re-run a trial (deterministic: same seed) or evaluate the base model (``None``)
-        with lm-eval ``tasks`` on top of the usual metrics, for ``llmhpo assess``."""
-        return self._run(params, ctx, tasks=tasks, save=False)
+        """Evaluate a trial or the base model (``None``) with lm-eval ``tasks`` on top of the
+        usual metrics, for ``llmhpo assess``.
+
+        A trial whose adapter is still saved in its work directory (``ctx.workdir``, for the
+        same base model) is evaluated with that adapter, without training; otherwise it is
+        trained again (deterministic: same seed). The metric ``adapter_source`` says which
+        (``"saved"`` or ``"retrained"``)."""
+        from llmhpo.objectives.lora.artifacts import loaded_adapter, saved_adapter
+
+        path = None if params is None else saved_adapter(getattr(ctx, "workdir", None),
+                                                         self.config["model"])
+        if path is None:
+            metrics = self._run(params, ctx, tasks=tasks, save=False)
+            if params is not None:
+                metrics["adapter_source"] = "retrained"
+            return metrics
+        from llmhpo.objectives.lora.evaluate import peak_memory_mb
+
+        model, tok, device = self.model()
+        with loaded_adapter(model, path) as peft_model:
+            metrics = self._evaluate(peft_model, tok, tasks)
+        metrics.update(adapter_source="saved", adapter_path=str(path),
+                       peak_memory_mb=peak_memory_mb(device))
+        return metrics
 
     def study_callbacks(self, study: Any) -> list[Any]:
         """:class:`~llmhpo.objectives.lora.artifacts.KeepBestAdapters` with the configured

@@ -159,13 +159,19 @@ def lora_adapter(
     try:
         yield peft_model
     finally:
-        peft_model.unload()  # removes the LoRA layers without merging them
-        for attr in ("peft_config", "_hf_peft_config_loaded"):
-            if attr in model.__dict__:
-                delattr(model, attr)
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
+        remove_adapter(peft_model, model)
+
+
+def remove_adapter(peft_model: Any, model: Any) -> None:
+    """Take the LoRA layers of ``peft_model`` out of ``model`` again (without merging) and
+    leave ``model`` frozen in eval mode, as it was before the adapter was added."""
+    peft_model.unload()
+    for attr in ("peft_config", "_hf_peft_config_loaded"):
+        if attr in model.__dict__:
+            delattr(model, attr)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
 
 
 def _batches(encoded: list[dict[str, list[int]]], batch_size: int, seed: int) -> Iterator[list]:
