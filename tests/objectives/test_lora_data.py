@@ -104,6 +104,8 @@ def test_builtin_source_is_the_generated_dataset():
 def test_bad_data_config_names_the_problem(tmp_path):
     with pytest.raises(InvalidConfigError, match="does not exist"):
         load_records(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(InvalidConfigError, match="data file './data/train' does not exist"):
+        load_records("./data/train")  # a path, not a hub id: no hub request
     with pytest.raises(InvalidConfigError, match="bogus"):
         build_splits({"bogus": 1})
     with pytest.raises(InvalidConfigError, match="'train' must be a non-negative integer"):

@@ -56,3 +56,17 @@ def test_builtin_gguf_is_converted_once_and_cached(monkeypatch, tmp_path):
     assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
     assert tok("What is 2 + 3?")["input_ids"] == tok2("What is 2 + 3?")["input_ids"]
     assert tok2.chat_template  # the instruct model's chat template survived the round trip
+
+
+def test_check_model_reads_only_the_config_and_names_what_is_wrong(tiny_model_dir, tmp_path):  # noqa: F811
+    model_mod.check_model(str(tiny_model_dir))  # a saved model: fine
+    with pytest.raises(InvalidConfigError, match=r"model path '\./no/such/dir' does not exist"):
+        model_mod.check_model("./no/such/dir")
+    with pytest.raises(InvalidConfigError, match=r"model path '/no/such/dir' does not exist"):
+        model_mod.check_model("/no/such/dir")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidConfigError, match="cannot load the local directory"):
+        model_mod.check_model(str(empty))
+    with pytest.raises(InvalidConfigError, match="model must be a built-in name"):
+        model_mod.check_model("")

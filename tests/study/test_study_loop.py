@@ -9,6 +9,7 @@ import numpy as np
 import optuna
 import pytest
 
+from llmhpo.exceptions import InvalidConfigError
 from llmhpo.executors import ProcessExecutor
 from llmhpo.space import Categorical, Float, Int, SearchSpace
 from llmhpo.study import TrialState, create_study, load_study
@@ -173,3 +174,31 @@ def test_optuna_reads_the_study(db_url):
     ostudy = optuna.load_study(study_name="o", storage=db_url)
     assert ostudy.best_value == study.best_trial.value
     assert ostudy.best_params == study.best_trial.params
+
+
+class _CheckedObjective:
+    """An objective whose preflight fails until ``ok`` is set; counts its calls."""
+
+    def __init__(self) -> None:
+        self.ok, self.preflights = False, 0
+
+    def preflight(self) -> None:
+        self.preflights += 1
+        if not self.ok:
+            raise InvalidConfigError("model 'nope' cannot load")
+
+    def __call__(self, params, ctx):
+        return objs.quadratic(params, ctx)
+
+
+def test_a_failing_preflight_stops_the_study_before_any_trial(xy_space, db_url):
+    objective = _CheckedObjective()
+    study = create_study(xy_space, budget=3, storage=db_url, study_name="pre", seed=0)
+    with pytest.raises(InvalidConfigError, match="'nope'"):
+        study.optimize(objective)
+    assert load_study("pre", db_url).trials == []  # not 3 failed trials
+    objective.ok = True
+    study.optimize(objective)
+    assert study.n_finished == 3 and objective.preflights == 2
+    study.optimize(objective)  # at its budget: nothing to check, nothing runs
+    assert objective.preflights == 2

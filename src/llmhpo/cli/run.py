@@ -140,6 +140,8 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     callbacks = (
         list(objective.study_callbacks(study)) if hasattr(objective, "study_callbacks") else []
     )
+    if hasattr(objective, "preflight") and study.n_finished < study.budget:
+        objective.preflight()  # before the reference rows: a bad model id is one error line
     try:
         if has_references:
             from llmhpo.reporting.references import record_references

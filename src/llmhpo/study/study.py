@@ -351,6 +351,10 @@ class Study:
             callbacks: called as ``cb(study, trial)`` after each finished trial.
             show_progress: print a live progress line on stderr.
 
+        If the objective has a ``preflight()`` method, it is called first (when trials remain):
+        it raises on a config that every trial would fail on (e.g. a model that cannot load),
+        instead of the study recording ``budget`` failed trials.
+
         Returns:
             The best trial so far.
         """
@@ -359,6 +363,9 @@ class Study:
             raise InvalidConfigError("no budget: pass budget= or set it in create_study")
         if budget is not None:
             self._records.set_attr("budget", budget)
+        preflight = getattr(objective, "preflight", None)
+        if callable(preflight) and self.n_finished < total:
+            preflight()  # a config every trial would fail on is an error, not `total` failures
         self._reclaim_orphans()
         owns_executor = not (executor is not None and not isinstance(executor, str))
         ex = self._executor(executor, n_workers)

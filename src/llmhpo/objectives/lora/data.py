@@ -79,12 +79,21 @@ def load_records(path: str, split: str = "train") -> list[dict[str, str]]:
                 rows = rows.get(split) or rows.get("data") or []
         if not isinstance(rows, list):
             raise InvalidConfigError(f"{path}: expected a list of records, got {type(rows)}")
-    elif p.suffix in (".json", ".jsonl"):
+    elif p.suffix in (".json", ".jsonl") or path.startswith(("/", "./", "../", "~")) or (
+        path.count("/") > 1
+    ):  # a hub dataset id is ``name`` or ``org/name``
         raise InvalidConfigError(f"data file {path!r} does not exist")
     else:
         import datasets
 
-        rows = list(datasets.load_dataset(path, split=split))
+        try:
+            rows = list(datasets.load_dataset(path, split=split))
+        except (OSError, ValueError) as exc:  # no such dataset or split, no network or cache
+            reason = " ".join(str(exc).split())
+            raise InvalidConfigError(
+                f"data source {path!r} (split {split!r}): cannot load it from the Hugging Face "
+                f"hub or its cache: {reason}"
+            ) from exc
     return [normalize_record(r) for r in rows]
 
 

