@@ -82,3 +82,35 @@ def test_pending_points_are_running_trials_and_failures_fail():
     opt.cancel(c)
     assert opt._study.get_trials(deepcopy=False)[2].state == TrialState.FAIL
     assert opt._study.get_trials(deepcopy=False)[0].value == 1.0
+
+
+def test_powers_of_two_and_ordinals_are_modelled_in_order():
+    """Rank 2^k and an ordinal are integer exponent / index distributions in TPE's study (so
+    its Parzen estimators see 16 next to 32); values round-trip both ways, including warm
+    start; ``ordered=False`` keeps Optuna's unordered categoricals."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from llmhpo.space import Ordinal, PowerOfTwo
+
+    space = SearchSpace([PowerOfTwo("rank", 2, 256), Ordinal("drop", [0.0, 0.01, 0.1]),
+                         Float("lr", 1e-5, 1e-2, log=True)])
+    opt = TPEOptimizer(space, seed=0, n_startup_trials=2)
+    assert opt._dists["rank"] == IntDistribution(1, 8)
+    assert opt._dists["drop"] == IntDistribution(0, 2)
+    opt.tell_not_asked({"rank": 64, "drop": 0.1, "lr": 1e-3}, 0.5)
+    stored = opt._study.trials[0].params
+    assert stored["rank"] == 6 and stored["drop"] == 2 and stored["lr"] == 1e-3
+    seen = set()
+    for _ in range(12):
+        s = opt.ask(1)[0]
+        assert s.params["rank"] in {2 ** e for e in range(1, 9)}
+        assert s.params["drop"] in (0.0, 0.01, 0.1)
+        internal = opt._study.trials[-1].params
+        assert 2 ** internal["rank"] == s.params["rank"]
+        assert [0.0, 0.01, 0.1][internal["drop"]] == s.params["drop"]
+        seen.add(s.params["rank"])
+        opt.tell(s.id, abs(np.log2(s.params["rank"]) - 5))
+    assert len(seen) > 1
+    plain = TPEOptimizer(space, seed=0, ordered=False)
+    assert isinstance(plain._dists["rank"], CategoricalDistribution)
+    assert plain.get_config()["ordered"] is False

@@ -4,6 +4,11 @@ Seed 000 compares NOMAD with NNI's TPE; NNI is archived, so we use Optuna's TPE 
 2011; Watanabe 2023) behind our ask/tell interface. The optimizer keeps a private in-memory
 Optuna study: ``ask`` is ``study.ask(distributions)``, ``tell`` is ``study.tell`` (failures as
 ``FAIL``), and warm start is ``study.add_trial``.
+
+Ordered discrete variables keep their order: a power of two is modelled as an integer
+exponent and an ordinal as an integer index (``IntDistribution``), not as an unordered
+categorical, so TPE's Parzen estimators can put mass *near* good values (rank 16 informs 32).
+Only categoricals are categorical.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 
 from llmhpo._imports import require
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
-from llmhpo.space import Fixed, SearchSpace
+from llmhpo.space import Fixed, Ordinal, PowerOfTwo, SearchSpace
 
 __all__ = ["TPEOptimizer"]
 
@@ -64,6 +69,8 @@ class TPEOptimizer(BaseOptimizer):
         multivariate: one joint Parzen estimator over all variables (Optuna 5's default for a
             single objective) instead of one per variable.
         constant_liar: treat pending trials as bad results so batches spread out.
+        ordered: model powers of two and ordinals as their integer exponent / index (default);
+            ``False`` treats them as unordered categoricals.
         seed: seed of every draw.
     """
 
@@ -80,6 +87,7 @@ class TPEOptimizer(BaseOptimizer):
         n_ei_candidates: int = 24,
         multivariate: bool = True,
         constant_liar: bool = True,
+        ordered: bool = True,
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
@@ -95,10 +103,18 @@ class TPEOptimizer(BaseOptimizer):
         self.n_ei_candidates = int(n_ei_candidates)
         self.multivariate = bool(multivariate)
         self.constant_liar = bool(constant_liar)
+        self.ordered = bool(ordered)
 
         optuna = require("optuna", feature="the TPE optimizer")
+        # Powers of two and ordinals as their integer exponent / index (ordered for TPE);
+        # the values the trial receives are mapped back in _from_tpe.
+        self._ordered = {v.name: v for v in space.variables
+                         if self.ordered and isinstance(v, (PowerOfTwo, Ordinal))}
         free = {v.name for v in space.variables if not isinstance(v, Fixed)}
         self._dists = {k: d for k, d in space.optuna_distributions().items() if k in free}
+        for name, v in self._ordered.items():
+            lo, hi = (int(b) for b in v.internal_bounds)
+            self._dists[name] = optuna.distributions.IntDistribution(lo, hi)
         _hide_own_study_creation_message()
         self._storage = optuna.storages.InMemoryStorage()
         self._storage.create_new_study(
@@ -117,9 +133,10 @@ class TPEOptimizer(BaseOptimizer):
             k = len(self.observations) + len(self._pending) + i
             self._study.sampler = self._sampler(k)
             trial = self._study.ask(self._dists)
-            params = self.space.validate(trial.params)
+            params = self.space.validate(self._from_tpe(trial.params))
             x = self.space.encode(params)
-            self._store_canonical(trial.number, self.space.decode(x), params)
+            self._store_canonical(trial.number, self._to_tpe(self.space.decode(x)),
+                                  trial.params)
             phase = "startup" if n_ok < self.n_startup_trials else "tpe"
             out.append((x, {"phase": phase, "optuna_trial": trial.number}))
         return out
@@ -134,7 +151,7 @@ class TPEOptimizer(BaseOptimizer):
             else:
                 self._study.tell(number, obs.value)
             return
-        params = {k: obs.params[k] for k in self._dists}
+        params = self._to_tpe({k: obs.params[k] for k in self._dists})
         if obs.value is None:
             trial = create_trial(params=params, distributions=self._dists, state=TrialState.FAIL)
         else:
@@ -157,9 +174,20 @@ class TPEOptimizer(BaseOptimizer):
             "n_ei_candidates": self.n_ei_candidates,
             "multivariate": self.multivariate,
             "constant_liar": self.constant_liar,
+            "ordered": self.ordered,
         }
 
     # ----- helpers ----------------------------------------------------------------------------
+    def _to_tpe(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Space values -> the private study's values (exponents and indices for ordered ones)."""
+        return {k: int(round(self._ordered[k].to_internal(v))) if k in self._ordered else v
+                for k, v in params.items()}
+
+    def _from_tpe(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The private study's values -> space values."""
+        return {k: self._ordered[k].from_internal(v) if k in self._ordered else v
+                for k, v in params.items()}
+
     def _sampler(self, k: int) -> Any:
         """A TPE sampler whose seed depends on (seed, k) only."""
         from optuna.samplers import TPESampler
