@@ -48,3 +48,30 @@ def test_bench_bad_contender_is_a_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "unknown contender(s) ['nope']" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_quick_mode_runs_both_offline_suites_and_answers_which_is_best(tmp_path: Path) -> None:
+    """`llmhpo bench --quick` (the CI mode): synthetic and ML quick tasks, every fast
+    contender, 3 seeds, runs to 20 evaluations; the summary names a best optimizer per
+    suite and budget."""
+    from llmhpo.bench.suites import QUICK_TASKS
+    from llmhpo.cli.bench import QUICK_CONTENDERS
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmhpo.cli.main", "bench", "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with (tmp_path / "runs.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    expected = {(s, t, c, str(seed)) for s in ("synthetic", "ml") for t in QUICK_TASKS[s]
+                for c in QUICK_CONTENDERS for seed in range(3)}
+    assert {(r["suite"], r["task"], r["contender"], r["seed"]) for r in rows} == expected
+    assert len(rows) == len(expected)
+    assert all(r["status"] == "ok" and r["n_evals"] == "20" for r in rows)
+    summary = (tmp_path / "summary.md").read_text()
+    for suite in ("synthetic", "ml"):
+        section = summary.split(f"## Suite `{suite}`")[1].split("## Suite")[0]
+        for budget in (10, 20):
+            assert f"- **budget {budget}**: best overall **" in section
+    assert (tmp_path / "convergence_ml.png").read_bytes().startswith(b"\x89PNG")
