@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.objectives.lora.model import looks_like_path
 
 __all__ = [
     "IGNORE_INDEX",
@@ -79,9 +80,7 @@ def load_records(path: str, split: str = "train") -> list[dict[str, str]]:
                 rows = rows.get(split) or rows.get("data") or []
         if not isinstance(rows, list):
             raise InvalidConfigError(f"{path}: expected a list of records, got {type(rows)}")
-    elif p.suffix in (".json", ".jsonl") or path.startswith(("/", "./", "../", "~")) or (
-        path.count("/") > 1
-    ):  # a hub dataset id is ``name`` or ``org/name``
+    elif p.suffix in (".json", ".jsonl") or looks_like_path(path):  # not a hub id
         raise InvalidConfigError(f"data file {path!r} does not exist")
     else:
         import datasets

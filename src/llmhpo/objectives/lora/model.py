@@ -27,6 +27,7 @@ __all__ = [
     "cache_root",
     "resolve_device",
     "check_model",
+    "looks_like_path",
     "load_model",
     "get_model",
     "load_count",
@@ -130,7 +131,7 @@ def _load_builtin(name: str) -> tuple[Any, Any]:
     return model, tok
 
 
-def _looks_like_path(spec: str) -> bool:
+def looks_like_path(spec: str) -> bool:
     """A spec that can only be a filesystem path: a hub id is ``name`` or ``org/name``."""
     return spec.startswith(("/", "./", "../", "~", ".\\")) or spec.count("/") > 1 or (
         os.sep != "/" and os.sep in spec
@@ -167,7 +168,7 @@ def check_model(spec: str) -> None:
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return
-    if not path.exists() and _looks_like_path(spec):
+    if not path.exists() and looks_like_path(spec):
         raise InvalidConfigError(f"model path {spec!r} does not exist")
     from transformers import AutoConfig
 

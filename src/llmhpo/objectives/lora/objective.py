@@ -123,6 +123,7 @@ class LoRAObjective:
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config = _merge(dict(config or {}))
+        self._preflight_done = False
         self.train_config = TrainConfig.from_mapping(self.config["train"])  # validate here,
         ev = self.config["eval"]  # not in a worker
         if ev["accuracy"] in (False, None):
@@ -275,8 +276,8 @@ class LoRAObjective:
         """
         from llmhpo.objectives.lora.model import check_model
 
-        if getattr(self, "_preflight_done", False):  # `llmhpo run` checks before its
-            return  # reference rows, and Study.optimize again
+        if self._preflight_done:  # `llmhpo run` checks before its reference rows, and
+            return  # Study.optimize again
         check_model(self.config["model"])
         self.splits()
         self._preflight_done = True
