@@ -58,7 +58,8 @@ def test_write_report(tmp_path):
     study, _ = make_study(tmp_path, n=8)
     record_references(study, ToyLoRA(default_acc=0.99))
     paths = write_report(study, tmp_path / "report", top_k=3)
-    assert sorted(paths) == ["history", "parallel_coordinates", "results", "trials"]
+    assert sorted(paths) == ["history", "html", "parallel_coordinates", "results", "trials"]
+    assert "<section id=\"verdict\">" in paths["html"].read_text()
     for key in ("history", "parallel_coordinates"):
         w, h = png_size(paths[key])
         assert w > 0 and h > 0
@@ -91,4 +92,4 @@ def test_report_subcommand_prints_table_and_verdict(tmp_path, capsys):
     assert "base model (no fine-tuning)" in out
     assert f"VERDICT: best trial {study.best_trial.number} beats every reference" in out
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == [
-        "history.png", "parallel_coordinates.png", "results.md", "trials.csv"]
+        "history.png", "parallel_coordinates.png", "report.html", "results.md", "trials.csv"]

@@ -29,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
         paths = write_report(study, args.out, top_k=args.top_k, test_metrics=tests,
                              metrics=metrics)
         print("\nReport written: " + ", ".join(str(p) for p in paths.values()))
+        print(f"Open {paths['html']} in a browser.")
     return 0
 
 
@@ -41,8 +42,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("target", metavar="CONFIG_OR_STORAGE",
                    help="the run configuration YAML, or a storage (study.db, sqlite:///...)")
     p.add_argument("--study", help="study name (default: the config's, or the only one stored)")
-    p.add_argument("--out", help="write history.png, parallel_coordinates.png, results.md and "
-                   "trials.csv into this directory")
+    p.add_argument("--out", help="write report.html (the whole report, one self-contained page), "
+                   "history.png, parallel_coordinates.png, results.md and trials.csv into "
+                   "this directory")
     p.add_argument("--top-k", type=int, default=5, help="best trials listed (default 5)")
     p.add_argument("--test-metrics",
                    help="held-out test metrics, optionally with :min/:max (default: test_*)")

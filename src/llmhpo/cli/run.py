@@ -182,6 +182,7 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
             f"\nReport written to {report_dir}/: " + ", ".join(p.name for p in paths.values()),
             file=out,
         )
+        print(f"Open the report: {paths['html']}", file=out)
     else:
         print(f"Best trial {best.number}: value {best.value:.6g}", file=out)
         for k, v in best.params.items():

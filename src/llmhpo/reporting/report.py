@@ -96,7 +96,9 @@ def write_report(
 ) -> dict[str, Path]:
     """Write the report of ``study`` into ``out_dir``.
 
-    Files: ``history.png`` (objective per trial, best so far, failures, reference levels),
+    Files: ``report.html`` (the whole report in one self-contained page:
+    :mod:`llmhpo.reporting.html`), ``history.png`` (objective per trial, best so far,
+    failures, reference levels),
     ``parallel_coordinates.png`` (hyperparameters coloured by the objective), ``results.md``
     (results table, verdict, Pareto-optimal candidates) and ``trials.csv`` (every trial).
 
@@ -110,7 +112,8 @@ def write_report(
             result, else the objective and the test metrics).
 
     Returns:
-        ``{"history": path, "parallel_coordinates": path, "results": path, "trials": path}``.
+        ``{"history": path, "parallel_coordinates": path, "results": path, "trials": path,
+        "html": path}``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,4 +154,7 @@ def write_report(
     results.write_text(text, encoding="utf-8")
     paths["results"] = results
     paths["trials"] = study.to_csv(out / "trials.csv")
+    from llmhpo.reporting.html import write_html_report
+
+    paths["html"] = write_html_report(study, out / "report.html", top_k=max(top_k, 10))
     return paths

@@ -192,6 +192,13 @@ class Study:
     def user_attrs(self) -> dict[str, Any]:
         return self._records.get_user_attrs()
 
+    def to_optuna(self) -> Any:
+        """The same study as an ``optuna.Study`` on the same storage (read it with Optuna's
+        own tools: importance evaluators, visualization, intermediate values)."""
+        import optuna
+
+        return optuna.load_study(study_name=self.study_name, storage=self._records.storage)
+
     # ----- ask / tell --------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[PendingTrial]:
         """Ask the optimizer for up to ``n`` points and record them as RUNNING trials."""
