@@ -4,7 +4,9 @@ then model-based), failures, learning curves, an assessment, sample answers and 
 from __future__ import annotations
 
 import math
+import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +84,15 @@ def build_study(path: Path, *, n: int = 12, curves: bool = True) -> Any:
         add_vote(study, prompt=i % 3, a=a, b=b,
                  outcome="a" if keys.index(a) > keys.index(b) else "b")
     return study
+
+
+def screenshot(page, tmp_path: Path, name: str, **kw) -> Path:
+    """Take a screenshot into ``tmp_path`` (and ``$LLMHPO_SCREENSHOTS`` when set)."""
+    path = tmp_path / name
+    page.screenshot(path=str(path), **kw)
+    assert path.stat().st_size > 10_000
+    dest = os.environ.get("LLMHPO_SCREENSHOTS")
+    if dest:
+        Path(dest).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(dest) / name)
+    return path

@@ -9,7 +9,6 @@ they are also copied to DIR (``docs/images`` refreshes the docs' figures).
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -39,15 +38,3 @@ def page(browser):
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     yield pg
     ctx.close()
-
-
-def screenshot(page, tmp_path: Path, name: str, **kw) -> Path:
-    """Take a screenshot into ``tmp_path`` (and ``$LLMHPO_SCREENSHOTS`` when set)."""
-    path = tmp_path / name
-    page.screenshot(path=str(path), **kw)
-    assert path.stat().st_size > 10_000
-    dest = os.environ.get("LLMHPO_SCREENSHOTS")
-    if dest:
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(dest) / name)
-    return path

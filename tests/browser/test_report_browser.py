@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import build_study
-from conftest import screenshot
+from browser_helpers import build_study, screenshot
 
 from llmhpo.reporting.html import write_html_report
 
