@@ -127,6 +127,7 @@ def test_parameters():
         "k": 3,
         "h_max": None,
         "budget": 5,
+        "randomize": False,
         "eta": 1.0,
         "gp_noise": 1e-6,
     }

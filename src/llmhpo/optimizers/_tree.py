@@ -3,6 +3,9 @@
 Each node is a cell (a box of the unit cube) scored at its centre. Expanding a node cuts its
 widest dimension into ``K`` equal parts; since the search space's encoding maps every variable
 to [0, 1], widths in the unit cube are already relative to the root, as the SOO papers ask.
+The width of a dimension is ``K ** -cuts``, so "widest" is decided on the integer number of cuts
+per dimension, never on float widths (which differ by an ulp after cuts: 1/3 computed as
+``hi - lo`` is 0.3333333333333333 or 0.33333333333333337 depending on the cell).
 The tree was written by hand (no maintained Python library offers SOO's tree with the
 partial, resumable sweeps an ask/tell interface needs).
 """
@@ -47,6 +50,7 @@ class Node:
         children: ids of the children (empty for a leaf).
         terminal: the cell cannot be cut any further (every dimension is resolved).
         info: extra data recorded with the node (BaMSOO's bounds).
+        cuts: number of times each dimension was cut on the way from the root.
     """
 
     id: int
@@ -65,6 +69,7 @@ class Node:
     children: list[int] = field(default_factory=list)
     terminal: bool = False
     info: dict[str, Any] = field(default_factory=dict)
+    cuts: tuple[int, ...] = ()
 
     @property
     def scored(self) -> bool:
@@ -94,21 +99,36 @@ class PartitionTree:
     Args:
         space: the search space.
         k: number of children of an expanded node (``K >= 2``).
+        rng: ``None`` for the deterministic tree (ties go to the lowest dimension index and the
+            lowest node id); a generator for a randomized tree: ties between equally wide
+            dimensions follow a random order of the dimensions, and ties between leaves of
+            equal score at one depth a random priority of the nodes.
     """
 
-    def __init__(self, space: SearchSpace, k: int) -> None:
+    def __init__(self, space: SearchSpace, k: int, rng: np.random.Generator | None = None) -> None:
         self.space = space
         self.k = k
         self.nodes: list[Node] = []
         dim = space.dim
-        self._add(np.zeros(dim), np.ones(dim), depth=0, parent=None, sweep=0)
+        self._rng = rng
+        # rank of each dimension among equally wide ones (lower is cut first)
+        self._dim_rank = (np.arange(dim) if rng is None else rng.permutation(dim)).tolist()
+        self._priority: list[float] = []
+        self._add(np.zeros(dim), np.ones(dim), depth=0, parent=None, sweep=0, cuts=(0,) * dim)
 
     @property
     def root(self) -> Node:
         return self.nodes[0]
 
     def _add(
-        self, lo: np.ndarray, hi: np.ndarray, *, depth: int, parent: int | None, sweep: int
+        self,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        *,
+        depth: int,
+        parent: int | None,
+        sweep: int,
+        cuts: tuple[int, ...],
     ) -> Node:
         params = self.space.decode((lo + hi) / 2.0)
         node = Node(
@@ -121,7 +141,9 @@ class PartitionTree:
             x=self.space.encode(params),
             params=params,
             key=self.space.key(params),
+            cuts=cuts,
         )
+        self._priority.append(float(node.id) if self._rng is None else float(self._rng.random()))
         node.terminal = self.split_dimension(node) is None
         self.nodes.append(node)
         return node
@@ -129,12 +151,14 @@ class PartitionTree:
     def split_dimension(self, node: Node) -> int | None:
         """The widest dimension of the cell that still holds more than one value.
 
-        Ties go to the lowest index (as ``np.argmax``). A discrete dimension whose cell
-        decodes to a single value is skipped (cutting it again only copies the parent);
-        ``None`` means no dimension can be cut.
+        Widest = cut the fewest times (widths are ``K ** -cuts``, compared exactly); ties go to
+        the lowest index (the tree's random dimension order when it has an ``rng``). A
+        discrete dimension whose cell decodes to a single value is skipped (cutting it again
+        only copies the parent); ``None`` means no dimension can be cut.
         """
         widths = node.hi - node.lo
-        best, best_width = None, -1.0
+        best: int | None = None
+        best_key: tuple[int, int] | None = None
         for d, var in enumerate(self.space.free):
             w = float(widths[d])
             if var.kind == "real":
@@ -142,8 +166,9 @@ class PartitionTree:
             else:
                 eps = w * 1e-6  # stay inside the cell: its edges are bin edges after cuts
                 splittable = var.from_unit(node.lo[d] + eps) != var.from_unit(node.hi[d] - eps)
-            if splittable and w > best_width:
-                best, best_width = d, w
+            key = (node.cuts[d], self._dim_rank[d])
+            if splittable and (best_key is None or key < best_key):
+                best, best_key = d, key
         return best
 
     def expand(self, node: Node, sweep: int) -> list[Node]:
@@ -157,7 +182,10 @@ class PartitionTree:
             lo, hi = node.lo.copy(), node.hi.copy()
             lo[d] = node.lo[d] + i * step
             hi[d] = node.hi[d] if i == self.k - 1 else node.lo[d] + (i + 1) * step
-            child = self._add(lo, hi, depth=node.depth + 1, parent=node.id, sweep=sweep)
+            cuts = tuple(c + (j == d) for j, c in enumerate(node.cuts))
+            child = self._add(
+                lo, hi, depth=node.depth + 1, parent=node.id, sweep=sweep, cuts=cuts
+            )
             children.append(child)
         node.children = [c.id for c in children]
         return children
@@ -170,7 +198,7 @@ class PartitionTree:
         """SOO's selection of one sweep (minimization).
 
         For each depth ``h = 0 .. min(depth(T), h_max)``, take the leaf of lowest score at
-        that depth (ties: lowest id) and keep it if its score is ``<= v_min``, the lowest
+        that depth (ties: lowest id, or the random priority of a randomized tree) and keep it if its score is ``<= v_min``, the lowest
         score kept at a smaller depth in this sweep (Munos 2011 writes ``f >= v_max`` for
         maximization). Only leaves that exist when the sweep starts compete, so that the
         children of all selected nodes can be evaluated in parallel.
@@ -187,7 +215,7 @@ class PartitionTree:
             at_h = [n for n in leaves if n.depth == h]
             if not at_h:
                 continue
-            best = min(at_h, key=lambda n: (_score(n), n.id))
+            best = min(at_h, key=lambda n: (_score(n), self._priority[n.id], n.id))
             if _score(best) <= v_min:
                 chosen.append(best)
                 v_min = _score(best)

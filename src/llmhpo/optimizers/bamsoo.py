@@ -68,7 +68,9 @@ class BaMSOOOptimizer(SOOOptimizer):
             search stalls.
         h_max: depth limit, as for SOO.
         budget: most real evaluations this optimizer asks for; approximations are free.
-        seed: seed of torch's RNG while fitting the GP (the rest is deterministic).
+        randomize: the seeded variant of SOO (random tie-breaking from ``seed``; see
+            :class:`~llmhpo.optimizers.soo.SOOOptimizer`).
+        seed: seed of torch's RNG while fitting the GP (and of the ties when ``randomize``).
     """
 
     name: ClassVar[str] = "bamsoo"
@@ -82,6 +84,7 @@ class BaMSOOOptimizer(SOOOptimizer):
         gp_noise: float | None = 1e-6,
         h_max: int | str | None = None,
         budget: int | None = None,
+        randomize: bool = False,
         seed: int | None = None,
     ) -> None:
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 < eta <= 1:
@@ -90,7 +93,9 @@ class BaMSOOOptimizer(SOOOptimizer):
             isinstance(gp_noise, bool) or not isinstance(gp_noise, (int, float)) or gp_noise <= 0
         ):
             raise ValueError(f"gp_noise must be a positive number or None, got {gp_noise!r}")
-        super().__init__(space, k=k, h_max=h_max, budget=budget, seed=seed)
+        super().__init__(
+            space, k=k, h_max=h_max, budget=budget, randomize=randomize, seed=seed
+        )
         self.eta = float(eta)
         self.gp_noise = None if gp_noise is None else float(gp_noise)
         #: one record per approximated node: params, mu, sigma, beta, lcb, ucb, bound...

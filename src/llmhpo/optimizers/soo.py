@@ -56,7 +56,12 @@ class SOOOptimizer(BaseOptimizer):
             number of expansions so far.
         budget: most evaluations this optimizer asks for (its own suggestions, also when
             replayed); ``ask`` returns ``[]`` once it is spent. ``None`` for no limit.
-        seed: accepted for a uniform interface; SOO is deterministic.
+        randomize: ``False`` (default): the deterministic SOO of the papers; the seed is not
+            used. ``True``: a seeded variant whose ties are broken at random: the order in
+            which equally wide dimensions are cut, and the choice among leaves of equal score
+            at one depth, come from ``seed``. The first point is still the centre of the box;
+            different seeds then explore in different directions.
+        seed: seed of the randomized variant (ignored when ``randomize`` is false).
     """
 
     name: ClassVar[str] = "soo"
@@ -71,6 +76,7 @@ class SOOOptimizer(BaseOptimizer):
         k: int = 3,
         h_max: int | str | None = None,
         budget: int | None = None,
+        randomize: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
@@ -85,7 +91,11 @@ class SOOOptimizer(BaseOptimizer):
         self.k = int(k)
         self.h_max = h_max
         self.budget = budget
-        self.tree = PartitionTree(space, self.k)
+        if not isinstance(randomize, bool):
+            raise ValueError(f"randomize must be true or false, got {randomize!r}")
+        self.randomize = randomize
+        rng = np.random.default_rng(seed) if randomize else None
+        self.tree = PartitionTree(space, self.k, rng=rng)
         self._sweep = 0
         self._current: list[int] = [0]  # nodes of the sweep being scored
         self._n_expansions = 0
@@ -256,7 +266,8 @@ class SOOOptimizer(BaseOptimizer):
                 node.state = "new"
 
     def _config(self) -> dict[str, Any]:
-        return {"k": self.k, "h_max": self.h_max, "budget": self.budget}
+        return {"k": self.k, "h_max": self.h_max, "budget": self.budget,
+                "randomize": self.randomize}
 
 
 def _is_own(obs: Observation) -> bool:
