@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "llmhpo.cli.inspect",
     "llmhpo.cli.assess",
     "llmhpo.cli.report",
+    "llmhpo.cli.compare",
     "llmhpo.cli.bench",
 ]
 

@@ -1,7 +1,7 @@
 """Ranking candidates from pairwise votes: Bradley–Terry strengths with bootstrap confidence
 intervals, on the Elo scale, next to the study's objective ranking.
 
-Hand-written on scipy (a dozen lines of likelihood) rather than a dependency: the usual
+Hand-written (Newton's method on a dozen lines of likelihood) rather than a dependency: the usual
 packages (``choix``) are unmaintained, and the model here is the textbook one. Ties and
 "both bad" count as half a win for each side, as in Chatbot Arena's Bradley–Terry fit; a
 small ridge penalty on the log-strengths keeps the fit finite when a candidate won (or lost)
@@ -59,24 +59,26 @@ def _win_matrix(votes: Sequence[Mapping[str, Any]], index: Mapping[str, int]) ->
 
 
 def bradley_terry(wins: np.ndarray, ridge: float = _RIDGE) -> np.ndarray:
-    """Maximum-likelihood log-strengths (mean 0) from ``wins[i, j]`` = times i beat j."""
-    from scipy.optimize import minimize
+    """Maximum-likelihood log-strengths (mean 0) from ``wins[i, j]`` = times i beat j.
 
+    Newton's method on the ridge-penalized negative log-likelihood (strictly convex: a few
+    iterations on a handful of candidates, fast enough for hundreds of bootstrap refits).
+    """
     n = wins.shape[0]
-    total = wins + wins.T
-
-    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        d = theta[:, None] - theta[None, :]
-        log_p = -np.logaddexp(0.0, -d)  # log sigmoid(theta_i - theta_j)
-        f = -float(np.sum(wins * log_p)) + ridge * float(theta @ theta)
-        p = np.exp(log_p)
-        g = -np.sum(wins * (1 - p), axis=1) + np.sum(wins.T * (1 - p.T), axis=1)
-        return f, g + 2 * ridge * theta
-
-    if n == 0 or not total.any():
-        return np.zeros(n)
-    res = minimize(nll, np.zeros(n), jac=True, method="L-BFGS-B")
-    return res.x - res.x.mean()
+    games = wins + wins.T
+    theta = np.zeros(n)
+    if n == 0 or not games.any():
+        return theta
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))  # P(i beats j)
+        grad = -(wins - games * p).sum(axis=1) + 2 * ridge * theta
+        c = games * p * (1 - p)
+        hess = np.diag(c.sum(axis=1)) - c + 2 * ridge * np.eye(n)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return theta - theta.mean()
 
 
 def rank_candidates(
@@ -108,7 +110,7 @@ def rank_candidates(
             else:
                 tally["wins" if (o == "a") == (v["a"] == k) else "losses"] += 1
         lo, hi = (np.percentile(boots[:, i], [2.5, 97.5]) if len(boots) else (theta[i],) * 2)
-        out.append(RankedCandidate(k, 1000 + _ELO * theta[i], 1000 + _ELO * float(lo),
+        out.append(RankedCandidate(k, 1000 + _ELO * float(theta[i]), 1000 + _ELO * float(lo),
                                    1000 + _ELO * float(hi), **tally))
     return sorted(out, key=lambda r: -r.score)
 

@@ -322,6 +322,49 @@ class LoRAObjective:
                        peak_memory_mb=peak_memory_mb(device))
         return metrics
 
+    def sample_answers(
+        self, params: Mapping[str, Any] | None, ctx: Any, n_prompts: int = 5,
+        max_new_tokens: int = 48,
+    ) -> dict[str, Any]:
+        """Greedy answers to the first ``n_prompts`` held-out test prompts, for side-by-side
+        reading (the report, ``llmhpo compare``): ``{"prompts": [{"prompt", "expected"}],
+        "answers": [...], "adapter_source"}``.
+
+        ``None`` is the base model; a trial's kept adapter (``ctx.workdir``) is used when it is
+        saved, otherwise the parameters are trained again (same seed)."""
+        from llmhpo.objectives.lora.artifacts import loaded_adapter, saved_adapter
+        from llmhpo.objectives.lora.data import _user_text
+        from llmhpo.objectives.lora.evaluate import generate_answers
+
+        sp = self.splits()
+        recs = (sp["test"] or sp["validation"])[:n_prompts]
+        tc, bs = self.train_config, self.config["eval"]["batch_size"]
+        model, tok, _ = self.model()
+        path = None if params is None else saved_adapter(getattr(ctx, "workdir", None),
+                                                         self.config["model"])
+        if params is None:
+            answers, source = generate_answers(model, tok, recs, max_new_tokens, bs,
+                                               tc.system_prompt), "base"
+        elif path is not None:
+            with loaded_adapter(model, path) as peft_model:
+                answers = generate_answers(peft_model, tok, recs, max_new_tokens, bs,
+                                           tc.system_prompt)
+            source = "saved"
+        else:
+            from llmhpo.objectives.lora.train import lora_adapter, train_lora
+
+            full = {**PARAM_DEFAULTS, **dict(params)}
+            with lora_adapter(model, full, tc.target_modules, tc.seed) as peft_model:
+                train_lora(peft_model, tok, sp["train"], full, tc, ctx)
+                answers = generate_answers(peft_model, tok, recs, max_new_tokens, bs,
+                                           tc.system_prompt)
+            source = "retrained"
+        return {
+            "prompts": [{"prompt": _user_text(r), "expected": r.get("output", "")} for r in recs],
+            "answers": [a.strip() for a in answers],
+            "adapter_source": source,
+        }
+
     def study_callbacks(self, study: Any) -> list[Any]:
         """:class:`~llmhpo.objectives.lora.artifacts.KeepBestAdapters` with the configured
         ``artifacts.keep_best_k`` and ``artifacts.max_disk_mb``."""
