@@ -122,3 +122,37 @@ def test_hartmann6_gets_close_to_the_optimum_where_random_search_does_not():
     best = run(GPOptimizer(f.space(), seed=0), f, budget).best_observation().value
     assert best < threshold
     assert _best_random(f, budget, 0) > threshold
+
+
+class TestBOUCBConformance(OptimizerSuite):
+    n_steps = 6
+
+    @pytest.fixture
+    def factory(self):
+        return lambda space, seed: GPOptimizer(
+            space, n_init=3, num_restarts=2, raw_samples=32, acquisition="ucb", seed=seed
+        )
+
+
+def test_ucb_acquisition_and_gp_ucb_beta_schedule():
+    from llmhpo.optimizers.gp import gp_ucb_beta
+
+    # Srinivas et al. (2010): 2 log(d t^2 pi^2 / (6 delta)), delta = 0.1
+    assert gp_ucb_beta(2, 10) == pytest.approx(2 * np.log(2 * 100 * np.pi**2 / 0.6))
+    assert gp_ucb_beta(2, 20) > gp_ucb_beta(2, 10)  # exploration grows slowly with t
+    f = get_function("branin")
+    opt = run(GPOptimizer(f.space(), n_init=4, num_restarts=2, raw_samples=64,
+                          acquisition="ucb", seed=0), f, 7)
+    assert [o.attrs["acquisition"] for o in opt.observations[4:]] == ["UCB"] * 3
+    batch = opt.ask(2)  # the second point of a batch: qUCB with the first one pending
+    assert [s.attrs["acquisition"] for s in batch] == ["UCB", "qUCB"]
+    assert opt.get_config()["acquisition"] == "ucb"
+
+
+@pytest.mark.parametrize("kwargs", [{"acquisition": "pi"}, {"ucb_beta": -1.0},
+                                    {"ucb_beta": "x"}, {"ucb_beta": True}])
+def test_bad_acquisition_settings_are_config_errors(kwargs):
+    from llmhpo.exceptions import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match="got"):
+        GPOptimizer(SearchSpace([Float("a", 0.0, 1.0)]), **kwargs)

@@ -12,12 +12,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from llmhpo.exceptions import InvalidConfigError
 from llmhpo.optimizers._gp_model import derive_seed, fit_gp, seeded_torch, to_tensor
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities
 from llmhpo.space import SearchSpace
 from llmhpo.space.design import latin_hypercube, sobol
 
-__all__ = ["GPOptimizer"]
+__all__ = ["GPOptimizer", "ACQUISITIONS", "gp_ucb_beta"]
+
+#: Acquisition functions of :class:`GPOptimizer` (``acquisition=``).
+ACQUISITIONS = ("logei", "ucb")
+
+
+def gp_ucb_beta(dim: int, t: int, delta: float = 0.1) -> float:
+    """GP-UCB's exploration weight (Srinivas et al. 2010, Theorem 1 for finite sets):
+    ``2 log(d t^2 pi^2 / (6 delta))`` for dimension ``d`` at step ``t >= 1``."""
+    return float(2.0 * np.log(max(1, dim) * max(1, t) ** 2 * np.pi**2 / (6.0 * delta)))
 
 _MIN_SUCCESSES = 2  # a GP needs at least two distinct successful points to say anything
 
@@ -43,6 +53,12 @@ class GPOptimizer(BaseOptimizer):
             count towards it; if fewer than two points succeeded by then, the design goes on.
         num_restarts: starting points of the gradient optimization of the acquisition.
         raw_samples: quasi-random points scored to choose those starting points.
+        acquisition: ``"logei"`` (log expected improvement, the default; qLogEI for batches)
+            or ``"ucb"`` (upper confidence bound on ``-loss``; qUCB for batches).
+        ucb_beta: UCB's exploration weight ``beta`` (the acquisition is ``mu + sqrt(beta) *
+            sigma``): a positive number, or ``"gp-ucb"`` for the schedule of Srinivas et al.
+            (2010), ``beta_t = 2 log(d t^2 pi^2 / (6 delta))`` with ``delta = 0.1`` and ``t``
+            the number of observed and pending points plus one (it grows slowly with ``t``).
         seed: seed of the design and of every torch random draw.
     """
 
@@ -56,9 +72,24 @@ class GPOptimizer(BaseOptimizer):
         n_init: int = 10,
         num_restarts: int = 10,
         raw_samples: int = 512,
+        acquisition: str = "logei",
+        ucb_beta: float | str = "gp-ucb",
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
+        if acquisition not in ACQUISITIONS:
+            raise InvalidConfigError(
+                f"acquisition: got {acquisition!r}, expected one of {list(ACQUISITIONS)}"
+            )
+        if ucb_beta != "gp-ucb" and (
+            not isinstance(ucb_beta, (int, float)) or isinstance(ucb_beta, bool)
+            or not ucb_beta > 0 or not np.isfinite(ucb_beta)
+        ):
+            raise InvalidConfigError(
+                f"ucb_beta: got {ucb_beta!r}, expected a positive number or 'gp-ucb'"
+            )
+        self.acquisition = acquisition
+        self.ucb_beta = ucb_beta
         for name, value in (
             ("n_init", n_init),
             ("num_restarts", num_restarts),
@@ -108,7 +139,6 @@ class GPOptimizer(BaseOptimizer):
         self, model: Any, best: float, batch: list[np.ndarray], step: int
     ) -> tuple[np.ndarray, dict[str, Any]]:
         import torch
-        from botorch.acquisition import LogExpectedImprovement, qLogExpectedImprovement
         from botorch.optim import optimize_acqf
         from botorch.sampling import SobolQMCNormalSampler
 
@@ -116,15 +146,10 @@ class GPOptimizer(BaseOptimizer):
         failed = [o.x for o in self.observations if o.value is None]
         avoid = [s.x for s in self._pending.values()] + list(batch) + failed
         with seeded_torch(torch_seed):
+            sampler = None
             if avoid:
                 sampler = SobolQMCNormalSampler(sample_shape=torch.Size([256]), seed=torch_seed)
-                acq = qLogExpectedImprovement(
-                    model, best_f=best, sampler=sampler, X_pending=to_tensor(np.array(avoid))
-                )
-                acq_name = "qLogEI"
-            else:
-                acq = LogExpectedImprovement(model, best_f=best, maximize=True)
-                acq_name = "LogEI"
+            acq, acq_name = self._acquisition(model, best, sampler, avoid, step)
             bounds = to_tensor(np.stack([np.zeros(self.space.dim), np.ones(self.space.dim)]))
             cand, _ = optimize_acqf(
                 acq,
@@ -143,6 +168,29 @@ class GPOptimizer(BaseOptimizer):
             with torch.no_grad():
                 attrs["acq_value"] = float(acq(to_tensor(x.reshape(1, 1, -1))).item())
         return x, attrs
+
+    def _acquisition(
+        self, model: Any, best: float, sampler: Any, avoid: list[np.ndarray], step: int
+    ) -> tuple[Any, str]:
+        """The acquisition function (on ``-loss``, maximized) and its name for the attrs."""
+        from botorch.acquisition import (
+            LogExpectedImprovement,
+            UpperConfidenceBound,
+            qLogExpectedImprovement,
+            qUpperConfidenceBound,
+        )
+
+        if self.acquisition == "ucb":
+            beta = (gp_ucb_beta(self.space.dim, step + 1) if self.ucb_beta == "gp-ucb"
+                    else float(self.ucb_beta))
+            if avoid:
+                return qUpperConfidenceBound(model, beta=beta, sampler=sampler,
+                                             X_pending=to_tensor(np.array(avoid))), "qUCB"
+            return UpperConfidenceBound(model, beta=beta, maximize=True), "UCB"
+        if avoid:
+            return qLogExpectedImprovement(model, best_f=best, sampler=sampler,
+                                           X_pending=to_tensor(np.array(avoid))), "qLogEI"
+        return LogExpectedImprovement(model, best_f=best, maximize=True), "LogEI"
 
     def _best_unknown(self, acq: Any, known: set[tuple[Any, ...]], step: int) -> np.ndarray:
         """The best point of a snapped Sobol set that is not a known point."""
@@ -170,4 +218,6 @@ class GPOptimizer(BaseOptimizer):
             "n_init": self.n_init,
             "num_restarts": self.num_restarts,
             "raw_samples": self.raw_samples,
+            "acquisition": self.acquisition,
+            "ucb_beta": self.ucb_beta,
         }
