@@ -95,6 +95,21 @@ def _ensure_sqlite_dir(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
+def apply_objective_settings(objective: Any, optimizer: Any) -> Any:
+    """The objective in the mode the optimizer asks for (``optimizer.objective_settings``,
+    e.g. Bilevel-BO-SWA's checkpoint fusion); an objective that has no such mode is a config
+    error naming both."""
+    settings = getattr(optimizer, "objective_settings", None)
+    if not settings:
+        return objective
+    if not hasattr(objective, "with_settings"):
+        raise InvalidConfigError(
+            f"optimizer {optimizer.name!r} needs an objective that supports "
+            f"{sorted(settings)} (e.g. type: lora), got {objective!r}"
+        )
+    return objective.with_settings(settings)
+
+
 def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -> Any:
     """Run the study of ``cfg`` to its budget and print the results; returns the study."""
     from llmhpo.executors import make_executor
@@ -135,7 +150,9 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     ex_cfg = cfg.execution
     name = ex_cfg.executor or ("inline" if ex_cfg.n_workers == 1 else "process")
     executor = make_executor(name, ex_cfg.n_workers)
-    objective = spec.objective
+    # the reference rows are the plain objective (e.g. standard fine-tuning, no fusion)
+    reference_objective = spec.objective
+    objective = apply_objective_settings(spec.objective, study.optimizer)
     has_references = hasattr(objective, "references")
     callbacks = (
         list(objective.study_callbacks(study)) if hasattr(objective, "study_callbacks") else []
@@ -150,7 +167,8 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
                 "[llmhpo] evaluating the reference rows (base model, default hyperparameters)",
                 file=sys.stderr,
             )
-            record_references(study, objective, executor=executor, workdir=ex_cfg.workdir)
+            record_references(study, reference_objective, executor=executor,
+                              workdir=ex_cfg.workdir)
         study.optimize(
             objective,
             executor=executor,

@@ -35,6 +35,7 @@ OPTIMIZERS: dict[str, str] = {
     "bamsoo": "llmhpo.optimizers.bamsoo:BaMSOOOptimizer",
     "mads": "llmhpo.optimizers.mads:MADSOptimizer",
     "tpe": "llmhpo.optimizers.tpe:TPEOptimizer",
+    "bilevel_bo": "llmhpo.optimizers.bilevel:BilevelBOOptimizer",
 }
 
 

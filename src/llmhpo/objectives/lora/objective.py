@@ -13,10 +13,12 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.objectives.lora.data import DATA_DEFAULTS
+from llmhpo.objectives.lora.fusion import FUSION_DEFAULTS, check_fusion_config
 from llmhpo.objectives.lora.train import PARAM_DEFAULTS, TrainConfig
 
 __all__ = ["LoRAObjective", "default_space", "from_config", "PEFT_DEFAULTS", "DEFAULTS"]
@@ -61,9 +63,10 @@ DEFAULTS: dict[str, Any] = {
         "lm_eval_limit": None,
     },
     "artifacts": {"save_adapters": True, "keep_best_k": 3, "max_disk_mb": None},
+    "fusion": dict(FUSION_DEFAULTS),
 }
 
-_SECTIONS = ("train", "eval", "artifacts")
+_SECTIONS = ("train", "eval", "artifacts", "fusion")
 _ACCURACY_MODES = ("generate", "forced", "none")
 
 # Per-process cache of the data splits, keyed by the data config.
@@ -125,6 +128,7 @@ class LoRAObjective:
         self.config = _merge(dict(config or {}))
         self._preflight_done = False
         self.train_config = TrainConfig.from_mapping(self.config["train"])  # validate here,
+        self.config["fusion"] = check_fusion_config(self.config["fusion"])
         ev = self.config["eval"]  # not in a worker
         if ev["accuracy"] in (False, None):
             ev["accuracy"] = "none"
@@ -247,8 +251,11 @@ class LoRAObjective:
                 n_trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
                 metrics = {"n_trainable_params": n_trainable}
                 try:
-                    metrics.update(train_lora(peft_model, tok, self.splits()["train"], full, tc,
-                                              ctx))
+                    if self.config["fusion"]["enabled"]:
+                        metrics.update(self._train_fused(peft_model, tok, full, ctx))
+                    else:
+                        metrics.update(train_lora(peft_model, tok, self.splits()["train"], full,
+                                                  tc, ctx))
                     metrics.update(self._evaluate(peft_model, tok, tasks))
                 except Exception as exc:  # keep what is known about the failed trial
                     exc.metrics = {**metrics, **getattr(exc, "metrics", {})}  # type: ignore[attr-defined]
@@ -262,6 +269,108 @@ class LoRAObjective:
         metrics["peak_memory_mb"] = peak_memory_mb(device)
         metrics["model_load_s"] = load_s
         return metrics
+
+    def _train_fused(self, peft_model: Any, tok: Any, params: Mapping[str, Any],
+                     ctx: Any) -> dict[str, Any]:
+        """Train with checkpoints, search their SWA fusion on training loss (the inner loop of
+        Bilevel-BO-SWA, Bao et al. 2025) and leave the best fusion in ``peft_model``.
+
+        With a work directory the checkpoints and every inner evaluation are kept in a cache
+        keyed by the trial's hyperparameters until the trial returns, so a trial re-run after a
+        crash neither trains again nor redoes a finished inner evaluation."""
+        from llmhpo.objectives.lora.evaluate import response_scores
+        from llmhpo.objectives.lora.fusion import (
+            CheckpointRecorder,
+            average_states,
+            inner_search,
+            load_state,
+            select_checkpoints,
+        )
+        from llmhpo.objectives.lora.train import train_lora
+
+        fz, tc, ev = self.config["fusion"], self.train_config, self.config["eval"]
+        train = self.splits()["train"]
+        n_steps = tc.n_steps(len(train))
+        cache = self._fusion_cache(params, ctx)
+        if cache is not None and cache.has_training():
+            rec = CheckpointRecorder.load(cache.checkpoints, fz["checkpoint_every"], n_steps)
+            metrics = {**cache.load_train_metrics(), "resumed_training": True}
+        else:
+            rec = CheckpointRecorder(fz["checkpoint_every"], n_steps)
+            metrics = train_lora(peft_model, tok, train, params, tc, ctx, on_step=rec)
+            if cache is not None:
+                cache.save_training(rec, metrics)
+        subset = train[: fz["train_subset"]]
+        val = self.splits()["validation"]
+        if ev["val_size"] is not None:
+            val = val[: ev["val_size"]]
+
+        def loss_of(state: Mapping[str, Any], records: Any) -> float:
+            load_state(peft_model, state)
+            loss, _ = response_scores(peft_model, tok, records, tc.max_seq_len,
+                                      ev["batch_size"], tc.system_prompt)
+            return float(loss)
+
+        def fused(fusion: Mapping[str, Any]) -> tuple[dict[str, Any], list[int], list[float]]:
+            idx, weights = select_checkpoints(rec.steps, n_steps, fusion)
+            return average_states([rec.states[i] for i in idx], weights), idx, weights
+
+        t0 = time.perf_counter()
+        out: dict[str, Any] = {"train_loss_last": loss_of(rec.states[-1], subset)}
+        if val:
+            out["val_loss_unfused"] = loss_of(rec.states[-1], val)
+        records: list[dict[str, Any]] = []
+        if fz["fixed"] is not None:
+            best = dict(fz["fixed"])
+        else:
+            best, records = inner_search(
+                lambda f: loss_of(fused(f)[0], subset),
+                acq=fz["inner_acq"], budget=fz["inner_budget"], n_init=fz["inner_n_init"],
+                seed=tc.seed, history=cache.inner_history() if cache is not None else (),
+                on_record=cache.append_inner if cache is not None else None,
+            )
+        state, idx, weights = fused(best)
+        out["train_loss_fused"] = loss_of(state, subset)  # leaves the fusion in the model
+        out.update(
+            fusion_params=best,
+            fusion_steps=[rec.steps[i] for i in idx],
+            fusion_weights=weights,
+            inner_evaluations=records,
+            inner_evaluated=sum(1 for r in records if not r["replayed"]),
+            inner_replayed=sum(1 for r in records if r["replayed"]),
+            inner_time_s=time.perf_counter() - t0,
+        )
+        if cache is not None:
+            cache.clear()
+        return {**metrics, **out}
+
+    def _fusion_cache(self, params: Mapping[str, Any], ctx: Any) -> Any:
+        """The trial's :class:`~llmhpo.objectives.lora.fusion.FusionCache` under the study's
+        work directory (beside ``trial_<n>``), or ``None`` without a work directory."""
+        import hashlib
+
+        from llmhpo.objectives.lora.fusion import FusionCache
+
+        workdir = getattr(ctx, "workdir", None)
+        if workdir is None:
+            return None
+        key = json.dumps({"params": dict(params), "model": self.config["model"],
+                          "data": self.config["data"], "train": self.config["train"],
+                          "fusion": self.config["fusion"]}, sort_keys=True, default=str)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return FusionCache(Path(workdir).parent / "fusion_cache" / digest)
+
+    def with_settings(self, settings: Mapping[str, Any]) -> LoRAObjective:
+        """A copy of this objective in the mode an optimizer asks for (``{"fusion": {...}}``
+        from Bilevel-BO-SWA); the keys are the objective's own config sections."""
+        cfg = json.loads(json.dumps(self.config, default=str))
+        for section, values in settings.items():
+            if section not in DEFAULTS or not isinstance(DEFAULTS[section], dict):
+                raise InvalidConfigError(
+                    f"the lora objective has no config section {section!r} to set"
+                )
+            cfg[section] = {**cfg[section], **dict(values)}
+        return LoRAObjective(cfg)
 
     # -- the objective interface -----------------------------------------------------------
     def preflight(self) -> None:

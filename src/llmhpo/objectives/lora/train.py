@@ -13,7 +13,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -198,6 +198,7 @@ def train_lora(
     params: Mapping[str, Any],
     cfg: TrainConfig,
     ctx: Any = None,
+    on_step: Callable[[int, Any], None] | None = None,
 ) -> dict[str, Any]:
     """Train the adapter of ``peft_model`` on ``records``.
 
@@ -209,6 +210,8 @@ def train_lora(
             by :func:`lora_adapter`).
         cfg: the fixed training settings.
         ctx: the trial context; its ``time_left()`` is checked before every step.
+        on_step: called as ``on_step(step, peft_model)`` after each optimizer step (``step``
+            counted from 1), e.g. to record checkpoints for SWA fusion.
 
     Returns:
         ``train_loss`` (mean of the last 10% of steps), ``train_loss_first``, ``train_tokens``
@@ -280,6 +283,8 @@ def train_lora(
             sched.step()
             opt.zero_grad(set_to_none=True)
             losses.append(total)
+            if on_step is not None:
+                on_step(step + 1, peft_model)
     except (torch.OutOfMemoryError, RuntimeError, MemoryError) as exc:
         if not is_out_of_memory(exc):
             raise
