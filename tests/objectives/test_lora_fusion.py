@@ -100,11 +100,10 @@ def test_fused_adapter_is_the_average_of_the_chosen_checkpoints(tiny_model_dir, 
     m = obj(PARAMS, TrialContext(0, workdir=str(tmp_path / "trial_0")))
     assert len(m["inner_evaluations"]) == 4 and m["inner_evaluated"] == 4
     assert [r["phase"] for r in m["inner_evaluations"]] == ["init", "init", "bo", "bo"]
-    assert m["train_loss_fused"] <= m["train_loss_last"] + 1e-12 or m["fusion_steps"] != [6]
     assert m["train_loss_fused"] == pytest.approx(
         min(r["train_loss"] for r in m["inner_evaluations"]))
     assert abs(sum(m["fusion_weights"]) - 1) < 1e-12 and "val_loss_unfused" in m
-    assert not (tmp_path / "fusion_cache").exists() or not any((tmp_path / "fusion_cache").iterdir())
+    assert not list((tmp_path / "fusion_cache").iterdir())  # the cache goes with the trial
 
     # the same run again, recording every checkpoint
     model, tok, _ = obj.model()
