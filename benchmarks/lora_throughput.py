@@ -35,7 +35,7 @@ PARAMS = {"learning_rate": 1e-3, "lora_rank": 8, "lora_alpha": 16, "lora_dropout
 
 def _ours(obj: Any) -> dict[str, float]:
     """One trial of llmhpo's objective (validation loss only, no generation)."""
-    from llmhpo.study.outcome import TrialContext
+    from llmhpo.objectives.base import TrialContext
 
     t0 = time.perf_counter()
     m = obj(PARAMS, TrialContext(0))

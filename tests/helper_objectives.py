@@ -86,3 +86,40 @@ def crash_on_first(params: dict[str, Any], ctx: Any = None) -> float:
 def loss_and_accuracy(params: dict[str, Any], ctx: Any = None) -> dict[str, float]:
     """A loss and an accuracy that agree: both best at x = 0."""
     return {"val_loss": params["x"], "val_accuracy": 1.0 - params["x"]}
+
+
+def reports_steps(params: dict[str, Any], ctx: Any) -> dict[str, float]:
+    """Reports ``loss`` = x / (step + 1) for steps 0..4; stops early when told to."""
+    loss = math.inf
+    for step in range(5):
+        if ctx.should_stop():
+            break
+        loss = params["x"] / (step + 1)
+        ctx.report(step, {"loss": loss})
+    return {"value": loss, "steps": step + 1}
+
+
+class FileReporter:
+    """A picklable reporter: appends reports as JSON lines to ``path``; says stop once trial
+    ``stop_trial`` has reported ``stop_after`` steps."""
+
+    def __init__(self, path: str, stop_trial: int = -1, stop_after: int = 0) -> None:
+        self.path, self.stop_trial, self.stop_after = path, stop_trial, stop_after
+
+    def report(self, trial_number: int, step: int, metrics: Any) -> None:
+        import json
+
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"trial": trial_number, "step": step, **metrics}) + "\n")
+
+    def reports(self) -> list[dict[str, Any]]:
+        import json
+
+        if not os.path.exists(self.path):
+            return []
+        with open(self.path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh]
+
+    def should_stop(self, trial_number: int) -> bool:
+        n = sum(r["trial"] == trial_number for r in self.reports())
+        return trial_number == self.stop_trial and n >= self.stop_after

@@ -91,9 +91,9 @@ def test_assess_evaluates_the_saved_adapter_without_training(tiny_model_dir, tmp
     without it (deleted, or saved for another base model) the trial is trained again."""
     import shutil
 
+    from llmhpo.objectives.base import TrialContext
     from llmhpo.objectives.lora.model import get_model
     from llmhpo.reporting import assess
-    from llmhpo.study.outcome import TrialContext
 
     obj = LoRAObjective(tiny_config(tiny_model_dir, train={"steps": 4}))
     space = SearchSpace([Float("learning_rate", 1e-2, 2e-2, log=True)])

@@ -9,10 +9,10 @@ import torch
 from lora_tiny import PARAMS, tiny_config, tiny_model_dir, tiny_tokenizer  # noqa: F401
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.objectives.base import TrialContext, run_objective
 from llmhpo.objectives.lora import model as model_mod
 from llmhpo.objectives.lora.objective import PEFT_DEFAULTS, LoRAObjective, from_config
 from llmhpo.objectives.registry import build_objective
-from llmhpo.study.outcome import TrialContext, run_objective
 from llmhpo.study.trial import TrialState
 
 

@@ -5,11 +5,11 @@ import torch
 from lora_tiny import PARAMS, make_tiny_llama, tiny_tokenizer  # noqa: F401 - fixture
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.objectives.base import TrialContext
 from llmhpo.objectives.lora.data import encode_example
 from llmhpo.objectives.lora.evaluate import response_loss
 from llmhpo.objectives.lora.tasks import generate_splits
 from llmhpo.objectives.lora.train import TrainConfig, lora_adapter, train_lora
-from llmhpo.study.outcome import TrialContext
 
 
 @pytest.fixture()

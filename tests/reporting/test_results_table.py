@@ -5,7 +5,7 @@ from test_plots import png_size
 
 from llmhpo.reporting import record_references, results_table, write_report
 from llmhpo.reporting.metrics import format_param, parse_metric_directions
-from llmhpo.reporting.table import ranked_trials
+from llmhpo.study import ranked_trials
 
 
 def _rows(text):

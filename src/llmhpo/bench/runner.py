@@ -67,7 +67,7 @@ def run_one(job: Job, checkpoints: Sequence[int] = ()) -> dict[str, Any]:
     An objective that raises counts as a failed evaluation (told as ``None``), not an error.
     """
     from llmhpo.bench.peers import make_contender
-    from llmhpo.study.outcome import TrialContext
+    from llmhpo.objectives.base import TrialContext
 
     t_start = time.perf_counter()
     values: list[float | None] = []

@@ -10,7 +10,7 @@ from typing import Any
 
 from llmhpo.config import RunConfig, default_config_path, load_config
 from llmhpo.exceptions import InvalidConfigError
-from llmhpo.reporting.metrics import infer_direction
+from llmhpo.study.ranking import infer_direction
 
 __all__ = ["register", "run_config"]
 

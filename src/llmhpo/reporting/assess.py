@@ -25,12 +25,12 @@ from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.executors import Executor
+from llmhpo.objectives.base import TrialContext, evaluate
 from llmhpo.reporting.metrics import format_metric, parse_metric_directions
 from llmhpo.reporting.pareto import pareto_rows
 from llmhpo.reporting.references import get_references, reference_label, unwrap_objective
-from llmhpo.reporting.table import ranked_trials, render_table
-from llmhpo.study.outcome import Outcome, TrialContext, run_objective
-from llmhpo.study.trial import TrialState
+from llmhpo.reporting.table import render_table
+from llmhpo.study.ranking import ranked_trials
 
 __all__ = ["ASSESSMENT_KEY", "AssessedRow", "Assessment", "assess", "get_assessment"]
 
@@ -147,16 +147,6 @@ class _AssessCall:
         return self.objective(p, ctx)
 
 
-def _run(call: _AssessCall, ctx: TrialContext, executor: Executor | None) -> Outcome:
-    if executor is None:
-        return run_objective(call, {}, ctx)
-    fut = executor.submit(run_objective, call, {}, ctx)
-    exc = fut.exception()
-    if exc is not None:
-        return Outcome(TrialState.FAILED, {}, f"{type(exc).__name__}: {exc}", 0.0, -1)
-    return fut.result()
-
-
 def _with_pareto(a: Assessment) -> Assessment:
     eligible = [i for i, r in enumerate(a.rows) if r.state == "complete"]
     values = [
@@ -254,13 +244,9 @@ def assess(
             _logger.info("Assessing %s", name)
             tt = None if task_list is None else tuple(task_list)
             call = _AssessCall(objective, params, ref, tt)
-            out = _run(call, ctx, executor)
-            err = None
-            if out.error:
-                lines = out.error.strip().splitlines()
-                err = lines[-1] if lines else out.error
+            out = evaluate(call, {}, ctx, executor)
             row = AssessedRow(name, number, rank, value, params, out.state.value,
-                              {**stored, **out.metrics}, err)
+                              {**stored, **out.metrics}, out.error_line)
         rows.append(row)
         if objective is not None:  # store as we go: an interrupted assessment resumes
             study.set_user_attr(ASSESSMENT_KEY, replace(result, rows=tuple(rows)).to_dict())

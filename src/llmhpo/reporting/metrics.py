@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.study.ranking import infer_direction
 
 __all__ = [
     "infer_direction",
@@ -16,25 +17,6 @@ __all__ = [
     "format_param",
     "better",
 ]
-
-# Substrings of metric names whose direction is unambiguous. Checked in order: "loss" before
-# "acc" so that "acc_loss" would minimize; names are lower-cased first.
-_MINIMIZE = ("loss", "perplexity", "ppl", "error", "err_rate", "regret", "wall_time", "time_s",
-             "memory", "mem_", "latency", "seconds", "stderr")
-_MAXIMIZE = ("acc", "exact_match", "f1", "bleu", "rouge", "score", "tokens_per_s", "throughput",
-             "mcc", "auc", "pass@", "precision", "recall", "reward", "win_rate")
-
-
-def infer_direction(metric: str) -> str | None:
-    """``"minimize"``/``"maximize"`` when the name makes it plain (``val_loss``, ``mmlu/acc``)."""
-    low = metric.lower()
-    for key in _MINIMIZE:
-        if key in low:
-            return "minimize"
-    for key in _MAXIMIZE:
-        if key in low:
-            return "maximize"
-    return None
 
 
 def _norm_direction(metric: str, d: str) -> str:

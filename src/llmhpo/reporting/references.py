@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.executors import Executor
-from llmhpo.study.outcome import Outcome, TrialContext, run_objective
+from llmhpo.objectives.base import Outcome, TrialContext, evaluate
 from llmhpo.study.trial import TrialState
 
 __all__ = [
@@ -85,16 +85,12 @@ def get_references(study: Any) -> dict[str, dict[str, Any]]:
 
 
 def _record(name: str, params: dict[str, Any] | None, outcome: Outcome) -> dict[str, Any]:
-    err = None
-    if outcome.error:
-        lines = outcome.error.strip().splitlines()
-        err = lines[-1] if lines else outcome.error
     return {
         "label": reference_label(name),
         "params": None if params is None else dict(params),
         "state": outcome.state.value,
         "metrics": dict(outcome.metrics),
-        "error": err,
+        "error": outcome.error_line,
         "wall_time": round(outcome.wall_time, 3),
     }
 
@@ -146,16 +142,7 @@ def record_references(
         )
         call = _ReferenceCall(objective, None if params is None else dict(params))
         _logger.info("Evaluating reference %r (%s)", name, reference_label(name))
-        if executor is None:
-            outcome = run_objective(call, {}, ctx)
-        else:
-            fut = executor.submit(run_objective, call, {}, ctx)
-            exc = fut.exception()
-            outcome = (
-                fut.result()
-                if exc is None
-                else Outcome(TrialState.FAILED, {}, f"{type(exc).__name__}: {exc}", 0.0, -1)
-            )
+        outcome = evaluate(call, {}, ctx, executor)
         stored[name] = _record(name, params, outcome)
         if outcome.state is not TrialState.COMPLETE:
             _logger.warning(

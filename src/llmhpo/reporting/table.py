@@ -17,7 +17,8 @@ from typing import Any
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.reporting.metrics import format_metric, format_param, infer_direction
 from llmhpo.reporting.references import get_references, reference_label
-from llmhpo.study.trial import Trial, TrialState
+from llmhpo.study.ranking import ranked_trials
+from llmhpo.study.trial import TrialState
 
 __all__ = ["render_table", "ranked_trials", "results_table", "test_metric_names", "param_names"]
 
@@ -44,14 +45,6 @@ def render_table(
         out.append("  ".join("-" * w for w in widths))
     out += [line(r) for r in cells[1:]]
     return "\n".join(out)
-
-
-def ranked_trials(study: Any, k: int | None = None) -> list[Trial]:
-    """The COMPLETE trials evaluated in this study (no warm-start imports), best first."""
-    done = [t for t in study.trials if t.state is TrialState.COMPLETE and not t.warm_start]
-    sign = 1.0 if study.direction == "minimize" else -1.0
-    done.sort(key=lambda t: (sign * float(t.value), t.number))  # type: ignore[arg-type]
-    return done if k is None else done[:k]
 
 
 def test_metric_names(study: Any, *, with_direction: bool = False) -> list[str]:

@@ -1,6 +1,7 @@
 """Studies: the optimization loop, persistence, resume and warm start."""
 
-from llmhpo.study.outcome import Outcome, TrialContext, run_objective
+from llmhpo.objectives.base import Outcome, Reporter, TrialContext, run_objective
+from llmhpo.study.ranking import infer_direction, ranked_trials
 from llmhpo.study.study import PendingTrial, Study, create_study, load_study
 from llmhpo.study.trial import Trial, TrialState
 
@@ -14,4 +15,7 @@ __all__ = [
     "TrialContext",
     "Outcome",
     "run_objective",
+    "Reporter",
+    "ranked_trials",
+    "infer_direction",
 ]

@@ -22,9 +22,9 @@ from typing import Any
 
 from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError, InvalidSearchSpaceError
 from llmhpo.executors import Executor, InlineExecutor, make_executor
+from llmhpo.objectives.base import Outcome, Reporter, TrialContext, outcome_of, run_objective
 from llmhpo.optimizers import BaseOptimizer, Suggestion, make_optimizer
 from llmhpo.space import SearchSpace
-from llmhpo.study.outcome import Outcome, TrialContext, run_objective
 from llmhpo.study.progress import Progress
 from llmhpo.study.storage import StudyStorage, open_storage
 from llmhpo.study.trial import Trial, TrialState
@@ -342,6 +342,7 @@ class Study:
         workdir: str | Path | None = None,
         callbacks: Sequence[Callback] = (),
         show_progress: bool = False,
+        reporter: Reporter | None = None,
     ) -> Trial | None:
         """Run the objective until the study has ``budget`` finished trials in total.
 
@@ -357,6 +358,8 @@ class Study:
             workdir: parent directory of per-trial work directories (``trial_<n>``).
             callbacks: called as ``cb(study, trial)`` after each finished trial.
             show_progress: print a live progress line on stderr.
+            reporter: receives the trials' intermediate reports (``ctx.report``) and answers
+                ``ctx.should_stop()``; it travels to the workers, so it must pickle.
 
         If the objective has a ``preflight()`` method, it is called first (when trials remain):
         it raises on a config that every trial would fail on (e.g. a model that cannot load),
@@ -380,13 +383,13 @@ class Study:
         running: dict[Future[Any], tuple[PendingTrial, float]] = {}
         try:
             while True:
-                self._fill(objective, ex, running, total, trial_timeout, workdir)
+                self._fill(objective, ex, running, total, trial_timeout, workdir, reporter)
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
                 for fut in done:
                     p, _t0 = running.pop(fut)
-                    self._finish(p, _outcome_of(fut), callbacks)
+                    self._finish(p, outcome_of(fut), callbacks)
                 self._stop_overdue(ex, running, trial_timeout, callbacks)
                 if show_progress:
                     trials = self.trials  # one read of the storage per loop turn
@@ -420,6 +423,7 @@ class Study:
         total: int,
         trial_timeout: float | None,
         workdir: str | Path | None,
+        reporter: Reporter | None = None,
     ) -> None:
         free = ex.n_workers - len(running)
         if free <= 0:
@@ -433,6 +437,7 @@ class Study:
                 seed=p.number,
                 workdir=None if workdir is None else str(Path(workdir) / f"trial_{p.number}"),
                 time_limit=trial_timeout,
+                reporter=reporter,
             )
             fut = ex.submit(run_objective, objective, p.params, ctx)
             running[fut] = (p, time.monotonic())
@@ -527,13 +532,6 @@ class Study:
 
 def _n_finished(trials: Sequence[Trial]) -> int:
     return sum(t.state.counts_against_budget() and not t.warm_start for t in trials)
-
-
-def _outcome_of(fut: Future[Any]) -> Outcome:
-    exc = fut.exception()
-    if exc is None:
-        return fut.result()
-    return Outcome(TrialState.FAILED, {}, f"{type(exc).__name__}: {exc}", 0.0, -1)
 
 
 def _rows_from_study(study: Study) -> Iterable[tuple[dict[str, Any], float | None, dict]]:

@@ -103,7 +103,7 @@ class KeepBestAdapters:
         max_disk_mb: disk budget of the kept adapters in MiB (``None``: no budget); the worst
             kept adapters are deleted until the rest fit.
 
-    The ranking is the study's own (:func:`~llmhpo.reporting.table.ranked_trials`: its
+    The ranking is the study's own (:func:`~llmhpo.study.ranking.ranked_trials`: its
     direction, ties to the earlier trial).
     """
 
@@ -118,7 +118,7 @@ class KeepBestAdapters:
         self.max_disk_mb = max_disk_mb
 
     def __call__(self, study: Any, trial: Any) -> None:
-        from llmhpo.reporting.table import ranked_trials
+        from llmhpo.study.ranking import ranked_trials
 
         saved = [t for t in study.trials if _on_disk(t)]
         keep = [t for t in ranked_trials(study) if _on_disk(t)][:self.k]

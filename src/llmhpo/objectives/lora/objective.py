@@ -487,7 +487,7 @@ def from_config(cfg: Mapping[str, Any]) -> Any:
     """``objective: {type: lora, ...}`` -> an ObjectiveSpec with the default space.
 
     The metric is ``cfg["metric"]`` (default ``val_loss``, seed 000's objective); the direction
-    follows from its name (:func:`~llmhpo.reporting.metrics.infer_direction`: accuracies are
+    follows from its name (:func:`~llmhpo.study.ranking.infer_direction`: accuracies are
     maximized, losses minimized, an unknown name minimized). A study-level ``metric:`` in the
     run config overrides the metric (its direction again inferred from its name) and
     ``direction:`` the direction.
@@ -497,7 +497,7 @@ def from_config(cfg: Mapping[str, Any]) -> Any:
     """
     from llmhpo._imports import require_installed
     from llmhpo.objectives.registry import ObjectiveSpec
-    from llmhpo.reporting.metrics import infer_direction
+    from llmhpo.study.ranking import infer_direction
 
     require_installed("torch", "transformers", "peft", feature="the lora objective")
     objective = LoRAObjective(cfg)

@@ -225,8 +225,8 @@ def train_lora(
     """
     import torch
 
+    from llmhpo.objectives.base import is_out_of_memory
     from llmhpo.objectives.lora.data import collate, encode_example
-    from llmhpo.study.outcome import is_out_of_memory
 
     if not records:
         raise InvalidConfigError("the training split is empty (data.n_train = 0)")
