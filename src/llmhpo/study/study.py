@@ -1,30 +1,29 @@
-"""The study: owns the optimization loop and persistence.
+"""The study facade: creating, resuming and opening studies; ask/tell and the records.
 
 A :class:`Study` binds a search space, an optimizer and a storage. :meth:`Study.optimize`
-keeps ``n_workers`` workers busy: it asks the optimizer for as many points as there are free
-workers, writes each trial as RUNNING before it starts, and writes the result the moment it
-comes back, before telling the optimizer. Re-running a study resumes it to its total budget:
-the optimizer is rebuilt from its stored configuration and the finished trials are replayed
-into it in order.
+runs the loop (:mod:`llmhpo.study.loop`); warm start and CSV export are in
+:mod:`llmhpo.study.warm_start`. Re-running a study resumes it to its total budget: the
+optimizer is rebuilt from its stored configuration and the finished trials are replayed into
+it in order.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError, InvalidSearchSpaceError
-from llmhpo.executors import Executor, InlineExecutor, make_executor
-from llmhpo.objectives.base import Outcome, Reporter, TrialContext, outcome_of, run_objective
+from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError
+from llmhpo.executors import Executor
+from llmhpo.objectives.base import Outcome, Reporter, TrialContext
 from llmhpo.optimizers import BaseOptimizer, Suggestion, make_optimizer
 from llmhpo.space import SearchSpace
+from llmhpo.study import warm_start as _warm
+from llmhpo.study.loop import Callback, TrialLoop, default_executor
 from llmhpo.study.progress import Progress
 from llmhpo.study.storage import StudyStorage, open_storage
 from llmhpo.study.trial import Trial, TrialState
@@ -34,7 +33,6 @@ __all__ = ["Study", "PendingTrial", "create_study", "load_study"]
 _logger = logging.getLogger("llmhpo")
 
 Objective = Callable[[dict[str, Any], TrialContext], Any]
-Callback = Callable[["Study", Trial], None]
 
 
 @dataclass(frozen=True)
@@ -170,7 +168,11 @@ class Study:
     @property
     def n_finished(self) -> int:
         """Finished trials that count against the budget (warm-start points do not)."""
-        return _n_finished(self.trials)
+        return self._n_finished_of(self.trials)
+
+    @staticmethod
+    def _n_finished_of(trials: Sequence[Trial]) -> int:
+        return sum(t.state.counts_against_budget() and not t.warm_start for t in trials)
 
     @property
     def best_trial(self) -> Trial | None:
@@ -308,27 +310,20 @@ class Study:
         trials (they do not count against the budget) and told to the optimizer. Points already
         present in this study are skipped. Returns the number of points imported.
         """
-        # Read (and validate) every row before importing any, so a bad file imports nothing.
-        rows = list(_rows_from_study(source) if isinstance(source, Study) else _rows_from_csv(
-            Path(source), self.space
-        ))
-        known = {self.space.key(t.params) for t in self.trials}
-        n = 0
-        for params, value, metrics in rows:
-            params = self.space.validate(params)
-            if self.space.key(params) in known:
-                continue
-            known.add(self.space.key(params))
-            trial_id, _ = self._records.create_trial(
-                params, self._distributions, list(self.space.encode(params)), {}, warm_start=True
-            )
-            state = TrialState.FAILED if value is None else TrialState.COMPLETE
-            if value is not None:
-                metrics = {**metrics, (self.metric or "value"): value}
-            self._records.finish_trial(trial_id, state, value, metrics)
-            self.optimizer.tell_not_asked(params, self._loss(value))
-            n += 1
-        return n
+        return _warm.import_points(self, source)
+
+    def _record_warm_start(
+        self, params: dict[str, Any], value: float | None, metrics: dict[str, Any]
+    ) -> None:
+        """Store one imported point as a finished warm-start trial and tell the optimizer."""
+        trial_id, _ = self._records.create_trial(
+            params, self._distributions, list(self.space.encode(params)), {}, warm_start=True
+        )
+        state = TrialState.FAILED if value is None else TrialState.COMPLETE
+        if value is not None:
+            metrics = {**metrics, (self.metric or "value"): value}
+        self._records.finish_trial(trial_id, state, value, metrics)
+        self.optimizer.tell_not_asked(params, self._loss(value))
 
     # ----- the loop ----------------------------------------------------------------------------
     def optimize(
@@ -377,97 +372,19 @@ class Study:
         if callable(preflight) and self.n_finished < total:
             preflight()  # a config every trial would fail on is an error, not `total` failures
         self._reclaim_orphans()
-        owns_executor = not (executor is not None and not isinstance(executor, str))
-        ex = self._executor(executor, n_workers)
-        progress = Progress(total, enabled=show_progress)
-        running: dict[Future[Any], tuple[PendingTrial, float]] = {}
+        owns_executor = executor is None or isinstance(executor, str)
+        ex = default_executor(executor, n_workers)
+        loop = TrialLoop(
+            self, objective, ex, total,
+            trial_timeout=trial_timeout, workdir=workdir, callbacks=callbacks,
+            reporter=reporter, progress=Progress(total, enabled=show_progress),
+        )
         try:
-            while True:
-                self._fill(objective, ex, running, total, trial_timeout, workdir, reporter)
-                if not running:
-                    break
-                done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    p, _t0 = running.pop(fut)
-                    self._finish(p, outcome_of(fut), callbacks)
-                self._stop_overdue(ex, running, trial_timeout, callbacks)
-                if show_progress:
-                    trials = self.trials  # one read of the storage per loop turn
-                    progress.update(
-                        _n_finished(trials), self._best_of(trials), len(running), trials
-                    )
-        except BaseException:
-            for p, _ in running.values():
-                self._interrupt(p)
-            raise
+            loop.run()
         finally:
-            if show_progress:
-                trials = self.trials
-                progress.close(_n_finished(trials), self._best_of(trials), trials)
             if owns_executor:
                 ex.shutdown()
         return self.best_trial
-
-    def _executor(self, executor: Executor | str | None, n_workers: int) -> Executor:
-        if executor is None:
-            return InlineExecutor() if n_workers == 1 else make_executor("process", n_workers)
-        if isinstance(executor, str):
-            return make_executor(executor, n_workers)
-        return executor
-
-    def _fill(
-        self,
-        objective: Objective,
-        ex: Executor,
-        running: dict[Future[Any], tuple[PendingTrial, float]],
-        total: int,
-        trial_timeout: float | None,
-        workdir: str | Path | None,
-        reporter: Reporter | None = None,
-    ) -> None:
-        free = ex.n_workers - len(running)
-        if free <= 0:
-            return
-        missing = total - self.n_finished - len(running)
-        if missing <= 0:
-            return
-        for p in self.ask(min(free, missing)):
-            ctx = TrialContext(
-                number=p.number,
-                seed=p.number,
-                workdir=None if workdir is None else str(Path(workdir) / f"trial_{p.number}"),
-                time_limit=trial_timeout,
-                reporter=reporter,
-            )
-            fut = ex.submit(run_objective, objective, p.params, ctx)
-            running[fut] = (p, time.monotonic())
-
-    def _finish(self, p: PendingTrial, outcome: Outcome, callbacks: Sequence[Callback]) -> None:
-        trial = self.tell(p, outcome)
-        for cb in callbacks:
-            cb(self, trial)
-
-    def _stop_overdue(
-        self,
-        ex: Executor,
-        running: dict[Future[Any], tuple[PendingTrial, float]],
-        trial_timeout: float | None,
-        callbacks: Sequence[Callback],
-    ) -> None:
-        if trial_timeout is None:
-            return
-        now = time.monotonic()
-        for fut, (p, t0) in list(running.items()):
-            if now - t0 > trial_timeout and ex.kill(fut):
-                running.pop(fut)
-                outcome = Outcome(
-                    TrialState.TIMEOUT,
-                    {},
-                    f"stopped after {now - t0:.1f} s (time limit {trial_timeout} s)",
-                    now - t0,
-                    -1,
-                )
-                self._finish(p, outcome, callbacks)
 
     def _interrupt(self, p: PendingTrial) -> None:
         if p.number in self._pending:
@@ -498,96 +415,8 @@ class Study:
     # ----- export ------------------------------------------------------------------------------
     def to_rows(self) -> list[dict[str, Any]]:
         """One flat dict per trial: number, state, value, params, metrics, attrs."""
-        rows = []
-        for t in self.trials:
-            row: dict[str, Any] = {
-                "number": t.number,
-                "state": t.state.value,
-                "value": t.value,
-                "warm_start": t.warm_start,
-                "duration_s": None if t.duration is None else round(t.duration, 3),
-            }
-            row.update(t.params)
-            row.update({k: v for k, v in t.metrics.items() if k not in row})
-            row.update({f"attr:{k}": v for k, v in t.attrs.items()})
-            if t.error:
-                row["error"] = t.error.strip().splitlines()[-1]
-            rows.append(row)
-        return rows
+        return _warm.trial_rows(self)
 
     def to_csv(self, path: str | Path) -> Path:
         """Write every trial to a CSV file (the format :meth:`warm_start` reads back)."""
-        rows = self.to_rows()
-        cols: list[str] = []
-        for r in rows:
-            cols += [c for c in r if c not in cols]
-        path = Path(path)
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols)
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-        return path
-
-
-def _n_finished(trials: Sequence[Trial]) -> int:
-    return sum(t.state.counts_against_budget() and not t.warm_start for t in trials)
-
-
-def _rows_from_study(study: Study) -> Iterable[tuple[dict[str, Any], float | None, dict]]:
-    for t in study.trials:
-        if t.state in (TrialState.RUNNING, TrialState.INTERRUPTED):
-            continue
-        yield t.params, t.value, dict(t.metrics)
-
-
-def _rows_from_csv(
-    path: Path, space: SearchSpace
-) -> Iterable[tuple[dict[str, Any], float | None, dict]]:
-    if not path.exists():
-        raise InvalidConfigError(f"warm-start file {str(path)!r} does not exist")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        missing = [n for n in space.names if n not in cols]
-        if missing or "value" not in cols:
-            raise InvalidConfigError(
-                f"warm-start file {str(path)!r} needs columns {space.names + ['value']}; "
-                f"missing {missing + ([] if 'value' in cols else ['value'])}"
-            )
-        for i, row in enumerate(reader, start=2):
-            if row.get("state") in ("running", "interrupted"):
-                continue
-            try:
-                params = {v.name: _parse_cell(row[v.name]) for v in space.variables}
-                space.validate(params)
-            except InvalidSearchSpaceError as exc:
-                raise InvalidConfigError(f"{path}:{i}: {exc}") from None
-            raw = (row.get("value") or "").strip()
-            try:
-                value = float(raw) if raw else None
-            except ValueError:
-                raise InvalidConfigError(
-                    f"{path}:{i}: column 'value': got {raw!r}, expected a number or empty"
-                ) from None
-            if value is not None and not math.isfinite(value):
-                value = None
-            skip = {"number", "state", "value", "warm_start", "duration_s", "error"}
-            metrics = {
-                k: _parse_cell(v)
-                for k, v in row.items()
-                if k not in skip and k not in space.names and not k.startswith("attr:") and v
-            }
-            yield params, value, metrics
-
-
-def _parse_cell(text: str) -> Any:
-    t = text.strip()
-    for conv in (int, float):
-        try:
-            return conv(t)
-        except ValueError:
-            pass
-    if t in ("True", "False"):
-        return t == "True"
-    return t
+        return _warm.write_csv(self, path)

@@ -1,0 +1,145 @@
+"""The optimization loop: keep the executor's workers busy until the study reaches its budget.
+
+Each turn asks the study (and so the optimizer) for as many points as there are free workers,
+submits :func:`~llmhpo.objectives.base.run_objective` for each to the executor, records every
+result the moment it comes back (before the optimizer is told), and stops overdue trials
+through the executor (TIMEOUT). On any exception (Ctrl-C included) the trials still running are
+recorded as INTERRUPTED.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmhpo.executors import Executor, make_executor
+from llmhpo.objectives.base import Outcome, Reporter, TrialContext, outcome_of, run_objective
+from llmhpo.study.progress import Progress
+from llmhpo.study.trial import Trial, TrialState
+
+if TYPE_CHECKING:
+    from llmhpo.study.study import PendingTrial, Study
+
+__all__ = ["TrialLoop", "Callback"]
+
+Callback = Callable[["Study", Trial], None]
+
+
+def default_executor(executor: Executor | str | None, n_workers: int) -> Executor:
+    """``executor`` as an instance: by name, or inline for one worker and a process pool for
+    several when ``None``."""
+    if executor is None:
+        return make_executor("inline" if n_workers == 1 else "process", n_workers)
+    if isinstance(executor, str):
+        return make_executor(executor, n_workers)
+    return executor
+
+
+class TrialLoop:
+    """One run of :meth:`Study.optimize <llmhpo.study.Study.optimize>` (see its arguments)."""
+
+    def __init__(
+        self,
+        study: Study,
+        objective: Callable[[dict[str, Any], TrialContext], Any],
+        executor: Executor,
+        total: int,
+        *,
+        trial_timeout: float | None = None,
+        workdir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        reporter: Reporter | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.study = study
+        self.objective = objective
+        self.executor = executor
+        self.total = total
+        self.trial_timeout = trial_timeout
+        self.workdir = workdir
+        self.callbacks = list(callbacks)
+        self.reporter = reporter
+        self.progress = progress
+        self.running: dict[Future[Any], tuple[PendingTrial, float]] = {}
+
+    def run(self) -> None:
+        """Run trials until the budget is reached or the optimizer has nothing to propose."""
+        try:
+            while True:
+                self.fill()
+                if not self.running:
+                    break
+                done, _ = wait(list(self.running), timeout=1.0, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    p, _t0 = self.running.pop(fut)
+                    self.finish(p, outcome_of(fut))
+                self.stop_overdue()
+                if self.progress is not None and self.progress.enabled:
+                    self.progress_update()
+        except BaseException:
+            for p, _ in self.running.values():
+                self.study._interrupt(p)
+            raise
+        finally:
+            if self.progress is not None and self.progress.enabled:
+                trials = self.study.trials
+                self.progress.close(
+                    self.study._n_finished_of(trials), self.study._best_of(trials), trials
+                )
+
+    def progress_update(self) -> None:
+        trials = self.study.trials  # one read of the storage per loop turn
+        assert self.progress is not None
+        self.progress.update(
+            self.study._n_finished_of(trials), self.study._best_of(trials), len(self.running),
+            trials,
+        )
+
+    def context(self, p: PendingTrial) -> TrialContext:
+        """The context of trial ``p``: its number as seed, ``<workdir>/trial_<n>``."""
+        workdir = None if self.workdir is None else Path(self.workdir) / f"trial_{p.number}"
+        return TrialContext(
+            number=p.number,
+            seed=p.number,
+            workdir=None if workdir is None else str(workdir),
+            time_limit=self.trial_timeout,
+            reporter=self.reporter,
+        )
+
+    def fill(self) -> None:
+        """Ask for as many trials as there are free workers and trials missing; submit them."""
+        free = self.executor.n_workers - len(self.running)
+        if free <= 0:
+            return
+        missing = self.total - self.study.n_finished - len(self.running)
+        if missing <= 0:
+            return
+        for p in self.study.ask(min(free, missing)):
+            fut = self.executor.submit(run_objective, self.objective, p.params, self.context(p))
+            self.running[fut] = (p, time.monotonic())
+
+    def finish(self, p: PendingTrial, outcome: Outcome) -> None:
+        """Record the outcome (the study tells the optimizer), then call the callbacks."""
+        trial = self.study.tell(p, outcome)
+        for cb in self.callbacks:
+            cb(self.study, trial)
+
+    def stop_overdue(self) -> None:
+        """Stop the trials over their time limit and record them as TIMEOUT."""
+        if self.trial_timeout is None:
+            return
+        now = time.monotonic()
+        for fut, (p, t0) in list(self.running.items()):
+            if now - t0 > self.trial_timeout and self.executor.kill(fut):
+                self.running.pop(fut)
+                outcome = Outcome(
+                    TrialState.TIMEOUT,
+                    {},
+                    f"stopped after {now - t0:.1f} s (time limit {self.trial_timeout} s)",
+                    now - t0,
+                    -1,
+                )
+                self.finish(p, outcome)
