@@ -53,7 +53,8 @@ def test_context_path_is_created_and_required(tmp_path):
 
 
 def test_context_with_reporter_pickles(tmp_path):
-    ctx = TrialContext(1, seed=5, workdir=str(tmp_path), reporter=FileReporter(str(tmp_path / "f")))
+    rep = FileReporter(str(tmp_path / "f"))
+    ctx = TrialContext(1, seed=5, workdir=str(tmp_path), reporter=rep)
     back = pickle.loads(pickle.dumps(ctx))
     assert (back.number, back.seed, back.reporter.path) == (1, 5, str(tmp_path / "f"))
 
