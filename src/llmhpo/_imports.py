@@ -22,6 +22,7 @@ _EXTRA_OF = {
     "sklearn": "bench",
     "matplotlib": "report",
     "ray": "ray",
+    "mlflow": "mlflow",
 }
 
 

@@ -38,6 +38,7 @@ _TOP_KEYS = {
     "execution",
     "warm_start",
     "report",
+    "mlflow",
 }
 _EXEC_KEYS = {"n_workers", "executor", "trial_timeout", "workdir"}
 
@@ -68,6 +69,7 @@ class RunConfig:
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     warm_start: Any = None
     report: str | None = None
+    mlflow: Any = None
     source: str | None = None
 
     def build_space(self) -> Any:
@@ -190,6 +192,12 @@ def _validate(cfg: RunConfig) -> RunConfig:
         or (isinstance(ws, Mapping) and "study" in ws and set(ws) <= {"study", "storage"})
     ):
         raise bad("warm_start", ws, "a CSV path or {study: NAME, storage: URL}")
+    ml = cfg.mlflow
+    if ml is not None and not (
+        isinstance(ml, (bool, str))
+        or (isinstance(ml, Mapping) and set(ml) <= {"tracking_uri", "experiment"})
+    ):
+        raise bad("mlflow", ml, "true, a tracking URI, or {tracking_uri: URI, experiment: NAME}")
     from llmhpo.objectives.registry import OBJECTIVE_TYPES
 
     if cfg.objective.get("type") not in OBJECTIVE_TYPES:

@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", help="optimizer name (overrides the config)")
     p.add_argument("--report", help="directory of the report (plots, results table)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--mlflow", nargs="?", const=True, metavar="TRACKING_URI",
+                   help="log the study to MLflow (default store ./mlruns; or a tracking URI)")
     p.set_defaults(func=_main)
 
 
@@ -44,6 +46,7 @@ def _main(args: argparse.Namespace) -> int:
         study_name=args.study_name,
         seed=args.seed,
         report=args.report,
+        mlflow=args.mlflow,
         optimizer={"name": args.optimizer} if args.optimizer else None,
     )
     run_config(cfg, show_progress=not args.quiet)
@@ -157,18 +160,17 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     callbacks = (
         list(objective.study_callbacks(study)) if hasattr(objective, "study_callbacks") else []
     )
+    from llmhpo.tracking import mlflow_callback_from_config
+
+    tracker = mlflow_callback_from_config(cfg.mlflow)
+    if tracker is not None:
+        # after KeepBestAdapters: an adapter it deletes is not logged
+        callbacks.append(tracker)
     if hasattr(objective, "preflight") and study.n_finished < study.budget:
         objective.preflight()  # before the reference rows: a bad model id is one error line
     try:
         if has_references:
-            from llmhpo.reporting.references import record_references
-
-            print(
-                "[llmhpo] evaluating the reference rows (base model, default hyperparameters)",
-                file=sys.stderr,
-            )
-            record_references(study, reference_objective, executor=executor,
-                              workdir=ex_cfg.workdir)
+            _reference_rows(study, reference_objective, executor, ex_cfg.workdir, show_progress)
         study.optimize(
             objective,
             executor=executor,
@@ -181,6 +183,39 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
         executor.shutdown()
     _print_results(study, cfg, has_references, out)
     return study
+
+
+def _reference_rows(
+    study: Any, objective: Any, executor: Any, workdir: str | None, show_progress: bool
+) -> None:
+    """Evaluate the reference rows the study has not stored yet, one line each (with a live
+    step/ETA line on a terminal while each runs)."""
+    import time
+
+    from llmhpo import _status
+    from llmhpo.reporting.metrics import format_metric
+    from llmhpo.reporting.references import get_references, record_references, reference_label
+
+    stored = get_references(study)
+    todo = [n for n in objective.references() if n not in stored]
+    if todo:
+        print(f"[llmhpo] {len(todo)} reference rows first ("
+              + ", ".join(reference_label(n) for n in todo) + ")", file=sys.stderr)
+    metric = study.metric or "value"
+    for i, name in enumerate(todo, start=1):
+        label = reference_label(name)
+        if show_progress and _status.enable(sys.stderr):
+            _status.set_study(f"reference {i}/{len(todo)}: {label}")
+        t0 = time.monotonic()
+        try:
+            rec = record_references(study, objective, executor=executor, workdir=workdir,
+                                    names=[name])[name]
+        finally:
+            _status.disable(keep=False)
+        result = (f"{metric} {format_metric((rec.get('metrics') or {}).get(metric))}"
+                  if rec.get("state") == "complete" else f"{rec.get('state')}: {rec.get('error')}")
+        print(f"[llmhpo] reference {i}/{len(todo)} {label}: {result} "
+              f"({time.monotonic() - t0:.0f} s)", file=sys.stderr)
 
 
 def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -> None:

@@ -67,6 +67,11 @@ class TrialLoop:
 
     def run(self) -> None:
         """Run trials until the budget is reached or the optimizer has nothing to propose."""
+        if self.progress is not None and self.progress.enabled:
+            trials = self.study.trials  # the trials finished before this run are not news
+            self.progress.start(
+                self.study._n_finished_of(trials), self.study._best_of(trials), trials
+            )
         try:
             while True:
                 self.fill()

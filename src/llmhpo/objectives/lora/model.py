@@ -118,6 +118,9 @@ def _load_builtin(name: str) -> tuple[Any, Any]:
             shutil.rmtree(cached, ignore_errors=True)
     package, gguf_file = BUILTIN_MODELS[name]
     _logger.info("Converting %s from GGUF (once; cached under %s)", name, cached)
+    from llmhpo import _status
+
+    _status.task(f"converting {name} from GGUF (once; cached under {cached})", force=True)
     model, tok = _load_gguf(_package_dir(package), gguf_file)
     tmp = cached.with_name(f"{cached.name}.tmp{os.getpid()}")
     try:  # write to a private directory, then rename: concurrent workers never see half a cache

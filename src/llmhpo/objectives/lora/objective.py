@@ -9,10 +9,11 @@ differ only by their hyperparameters.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,19 @@ def _merge(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _quiet(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``method`` inside :func:`~llmhpo.objectives.lora.quiet.quiet_libraries`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from llmhpo.objectives.lora.quiet import quiet_libraries
+
+        with quiet_libraries():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
 class LoRAObjective:
     """``objective(params, ctx) -> metrics``: LoRA fine-tuning of a causal LM.
 
@@ -186,13 +200,20 @@ class LoRAObjective:
             _DATA_CACHE[key] = build_splits(self.config["data"])
         return _DATA_CACHE[key]
 
-    def _evaluate(self, model: Any, tok: Any, tasks: Sequence[str] | None = None) -> dict:
+    def _evaluate(self, model: Any, tok: Any, tasks: Sequence[str] | None = None,
+                  label: str = "evaluating") -> dict:
+        from llmhpo import _status
         from llmhpo.objectives.lora.evaluate import exact_match, generate_answers, response_scores
         from llmhpo.objectives.lora.tasks import CASE_SENSITIVE_FAMILIES
 
         ev = self.config["eval"]
         tc = self.train_config
         sp = self.splits()
+        if _status.is_enabled():
+            n = {p: len(sp[s]) if ev[f"{p}_size"] is None else min(ev[f"{p}_size"], len(sp[s]))
+                 for s, p in (("validation", "val"), ("test", "test"))}
+            _status.task(f"{label}: evaluating on {n['val']} validation + {n['test']} test "
+                         "prompts", force=True)
         t0 = time.perf_counter()
         out: dict[str, Any] = {}
         for split, prefix in (("validation", "val"), ("test", "test")):
@@ -241,8 +262,9 @@ class LoRAObjective:
             import torch
 
             torch.cuda.reset_peak_memory_stats()
+        label = f"trial {ctx.number}" if getattr(ctx, "number", -1) >= 0 else "reference"
         if params is None:  # the base model, no fine-tuning
-            metrics = self._evaluate(model, tok, tasks)
+            metrics = self._evaluate(model, tok, tasks, label)
             metrics.update(train_time_s=0.0, tokens_per_s=0.0, n_trainable_params=0, steps=0)
         else:
             full = {**PARAM_DEFAULTS, **dict(params)}
@@ -256,7 +278,7 @@ class LoRAObjective:
                     else:
                         metrics.update(train_lora(peft_model, tok, self.splits()["train"], full,
                                                   tc, ctx))
-                    metrics.update(self._evaluate(peft_model, tok, tasks))
+                    metrics.update(self._evaluate(peft_model, tok, tasks, label))
                 except Exception as exc:  # keep what is known about the failed trial
                     exc.metrics = {**metrics, **getattr(exc, "metrics", {})}  # type: ignore[attr-defined]
                     raise
@@ -373,6 +395,7 @@ class LoRAObjective:
         return LoRAObjective(cfg)
 
     # -- the objective interface -----------------------------------------------------------
+    @_quiet
     def preflight(self) -> None:
         """Fail fast, in the driver, on inputs every trial would fail on: the model spec must
         be loadable (only its config is read: :func:`~llmhpo.objectives.lora.model.check_model`)
@@ -391,6 +414,7 @@ class LoRAObjective:
         self.splits()
         self._preflight_done = True
 
+    @_quiet
     def __call__(self, params: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
         """Fine-tune with ``params`` and return every metric."""
         return self._run(params, ctx)
@@ -399,10 +423,12 @@ class LoRAObjective:
         """Seed 000's reference rows: the base model and PEFT's default hyperparameters."""
         return {"base": None, "peft_default": dict(PEFT_DEFAULTS)}
 
+    @_quiet
     def evaluate_reference(self, params: Mapping[str, Any] | None, ctx: Any) -> dict[str, Any]:
         """Metrics of a reference: ``None`` = the base model without fine-tuning."""
         return self._run(params, ctx, save=False)
 
+    @_quiet
     def assess(
         self, params: Mapping[str, Any] | None, ctx: Any, tasks: Sequence[str] | None = None
     ) -> dict[str, Any]:
@@ -431,6 +457,7 @@ class LoRAObjective:
                        peak_memory_mb=peak_memory_mb(device))
         return metrics
 
+    @_quiet
     def sample_answers(
         self, params: Mapping[str, Any] | None, ctx: Any, n_prompts: int = 5,
         max_new_tokens: int = 48,

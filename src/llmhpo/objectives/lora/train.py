@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from llmhpo import _status
 from llmhpo.exceptions import InvalidConfigError, TrialInfeasible
 
 __all__ = [
@@ -186,6 +187,12 @@ def _batches(encoded: list[dict[str, list[int]]], batch_size: int, seed: int) ->
             yield [encoded[j] for j in order[i:i + batch_size]]
 
 
+def _label(ctx: Any) -> str:
+    """``trial 3`` in a trial; ``training`` for a reference or assessment (negative numbers)."""
+    number = getattr(ctx, "number", -1)
+    return f"trial {number}" if number is not None and number >= 0 else "training"
+
+
 def _failure(exc: BaseException, metrics: dict[str, Any]) -> BaseException:
     exc.metrics = metrics  # type: ignore[attr-defined]  # run_objective records them
     return exc
@@ -285,6 +292,11 @@ def train_lora(
             losses.append(total)
             if on_step is not None:
                 on_step(step + 1, peft_model)
+            if _status.is_enabled():  # the live line on a terminal: step, loss, ETA
+                done, el = step + 1, time.perf_counter() - t0
+                _status.task(f"{_label(ctx)}: step {done}/{n_steps} loss {total:.3f} "
+                             f"ETA {_status.format_eta(el / done * (n_steps - done))}",
+                             force=done == n_steps)
     except (torch.OutOfMemoryError, RuntimeError, MemoryError) as exc:
         if not is_out_of_memory(exc):
             raise
