@@ -100,6 +100,7 @@ class BaseOptimizer(abc.ABC):
         self.seed = seed
         self.observations: list[Observation] = []
         self._pending: dict[int, Suggestion] = {}
+        self._foreign: list[Suggestion] = []  # other drivers' running points (not ours to tell)
         self._next_id = 0
 
     # ----- public API --------------------------------------------------------------------------
@@ -179,6 +180,30 @@ class BaseOptimizer(abc.ABC):
         """Suggestions asked but not yet told, oldest first."""
         return list(self._pending.values())
 
+    def set_foreign_pending(
+        self, points: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+    ) -> None:
+        """Declare the points other drivers of the same study are evaluating right now.
+
+        ``points`` are ``(params, attrs)`` pairs; they replace the previous declaration. An
+        optimizer treats them like its own pending suggestions when it proposes new points
+        (stream indices, design indices, ``X_pending``, duplicate checks), but they are never
+        told: once another driver finishes one, the study tells its result with
+        :meth:`tell_not_asked`.
+        """
+        foreign = []
+        for params, attrs in points:
+            p = self.space.validate(params)
+            x = self.space.encode(p)
+            x.setflags(write=False)
+            foreign.append(Suggestion(-1, x, p, dict(attrs)))
+        self._foreign = foreign
+
+    @property
+    def in_flight(self) -> list[Suggestion]:
+        """Own pending suggestions, then other drivers' running points."""
+        return [*self._pending.values(), *self._foreign]
+
     def recommend(self) -> dict[str, Any] | None:
         """The best observed parameters (lowest loss), or ``None`` without a success."""
         best = self.best_observation()
@@ -194,9 +219,23 @@ class BaseOptimizer(abc.ABC):
 
     # ----- helpers for subclasses --------------------------------------------------------------
     def _known_x(self) -> np.ndarray:
-        """Told and pending points, shape ``(n, dim)``."""
-        xs = [o.x for o in self.observations] + [s.x for s in self._pending.values()]
+        """Told, pending and other drivers' running points, shape ``(n, dim)``."""
+        xs = [o.x for o in self.observations] + [s.x for s in self.in_flight]
         return np.array(xs, dtype=float).reshape(-1, self.space.dim)
+
+    def _next_draw(self) -> int:
+        """Index of the next random draw: one past the highest draw told, pending or running
+        elsewhere (recorded as the ``draw`` attribute), else the number of known points.
+
+        Counting up from the highest draw rather than counting points keeps draws unique when
+        a trial in the middle of the history was interrupted (several drivers), and still
+        re-draws the last one when it is the interrupted one (a resumed single driver).
+        """
+        known = [o.attrs for o in self.observations] + [s.attrs for s in self.in_flight]
+        draws = [int(a["draw"]) for a in known if "draw" in a]
+        if draws:
+            return max(draws) + 1
+        return len(self.observations) + len(self.in_flight)
 
     def _rng(self, *stream: int) -> np.random.Generator:
         """A generator determined by the seed and ``stream`` (e.g. the number of points asked)."""

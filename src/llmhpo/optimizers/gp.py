@@ -112,7 +112,7 @@ class GPOptimizer(BaseOptimizer):
 
     def _next_design_index(self) -> int:
         # Continue after the last design point handed out (also when replayed on resume).
-        attrs = [o.attrs for o in self.observations] + [s.attrs for s in self._pending.values()]
+        attrs = [o.attrs for o in self.observations] + [s.attrs for s in self.in_flight]
         used = [int(a["design_index"]) for a in attrs if "design_index" in a]
         return max(used) + 1 if used else 0
 
@@ -120,7 +120,7 @@ class GPOptimizer(BaseOptimizer):
     def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
         out: list[tuple[np.ndarray, dict[str, Any]]] = []
         ok = [o for o in self.observations if o.value is not None]
-        n_known = len(self.observations) + len(self._pending)
+        n_known = len(self.observations) + len(self.in_flight)
         model, best = None, 0.0
         for _ in range(n):
             if n_known + len(out) < self.n_init or len(ok) < _MIN_SUCCESSES:
@@ -144,7 +144,7 @@ class GPOptimizer(BaseOptimizer):
 
         torch_seed = derive_seed(self.seed, 2, step)
         failed = [o.x for o in self.observations if o.value is None]
-        avoid = [s.x for s in self._pending.values()] + list(batch) + failed
+        avoid = [s.x for s in self.in_flight] + list(batch) + failed
         with seeded_torch(torch_seed):
             sampler = None
             if avoid:

@@ -16,16 +16,19 @@ __all__ = ["RandomOptimizer", "LHSOptimizer"]
 class RandomOptimizer(BaseOptimizer):
     """Uniform sampling of [0, 1]^d (so integers are equally likely, log scales log-uniform).
 
-    The i-th point depends only on ``(seed, i)``, where i counts told and pending points, so
-    a resumed study continues the same sequence instead of restarting it.
+    The i-th point depends only on ``(seed, i)``; i (the ``draw`` attribute) continues after the
+    highest draw told, pending or running in another driver, so a resumed study continues the
+    same sequence instead of restarting it, and drivers sharing a study never draw the same i.
     """
 
     name: ClassVar[str] = "random"
     capabilities: ClassVar[Capabilities] = Capabilities()
 
     def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
-        start = len(self.observations) + len(self._pending)
-        return [(self._rng(start + i).random(self.space.dim), {}) for i in range(n)]
+        start = self._next_draw()
+        return [
+            (self._rng(start + i).random(self.space.dim), {"draw": start + i}) for i in range(n)
+        ]
 
 
 class LHSOptimizer(BaseOptimizer):
@@ -63,7 +66,7 @@ class LHSOptimizer(BaseOptimizer):
         used = [
             int(o.attrs["design_index"]) for o in self.observations if "design_index" in o.attrs
         ]
-        used += [int(s.attrs["design_index"]) for s in self._pending.values()]
+        used += [int(s.attrs["design_index"]) for s in self.in_flight if "design_index" in s.attrs]
         start = max(used) + 1 if used else 0
         out = []
         for i in range(start, start + n):

@@ -59,8 +59,10 @@ class TPEOptimizer(BaseOptimizer):
     seen (the "constant liar"), so parallel workers get different points.
 
     Determinism: before each point the sampler is rebuilt with a seed drawn from
-    ``(seed, number of told and pending points)``, so a fresh optimizer that is told the same
-    history proposes the same next point (what a resumed study needs).
+    ``(seed, draw)``, where the draw index (attribute ``draw``) continues after the highest one
+    told or pending (other drivers' running points included), so a fresh optimizer that is told
+    the same history proposes the same next point (what a resumed study needs), and drivers
+    sharing a study never use the same draw.
 
     Args:
         space: the search space (its :meth:`~llmhpo.space.SearchSpace.optuna_distributions`).
@@ -130,7 +132,7 @@ class TPEOptimizer(BaseOptimizer):
         out = []
         n_ok = sum(1 for o in self.observations if o.value is not None)
         for i in range(n):
-            k = len(self.observations) + len(self._pending) + i
+            k = self._next_draw() + i
             self._study.sampler = self._sampler(k)
             trial = self._study.ask(self._dists)
             params = self.space.validate(self._from_tpe(trial.params))
@@ -138,7 +140,7 @@ class TPEOptimizer(BaseOptimizer):
             self._store_canonical(trial.number, self._to_tpe(self.space.decode(x)),
                                   trial.params)
             phase = "startup" if n_ok < self.n_startup_trials else "tpe"
-            out.append((x, {"phase": phase, "optuna_trial": trial.number}))
+            out.append((x, {"phase": phase, "optuna_trial": trial.number, "draw": k}))
         return out
 
     def _tell(self, obs: Observation, suggestion: Suggestion | None) -> None:

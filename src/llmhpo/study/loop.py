@@ -1,10 +1,12 @@
 """The optimization loop: keep the executor's workers busy until the study reaches its budget.
 
-Each turn asks the study (and so the optimizer) for as many points as there are free workers,
-submits :func:`~llmhpo.objectives.base.run_objective` for each to the executor, records every
-result the moment it comes back (before the optimizer is told), and stops overdue trials
-through the executor (TIMEOUT). On any exception (Ctrl-C included) the trials still running are
-recorded as INTERRUPTED.
+Each turn claims from the study (and so the optimizer) as many trials as there are free
+workers and budget slots left (other drivers of the same study included), submits
+:func:`~llmhpo.objectives.base.run_objective` for each to the executor, records every result
+the moment it comes back (before the optimizer is told), and stops overdue trials through the
+executor (TIMEOUT). On any exception (Ctrl-C included) the trials still running are recorded as
+INTERRUPTED. When this driver has nothing left to run but other drivers still run the study's
+last trials, it waits: if one of them dies, its slots are taken over here.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class TrialLoop:
         callbacks: Sequence[Callback] = (),
         reporter: Reporter | None = None,
         progress: Progress | None = None,
+        poll_interval: float = 1.0,
     ) -> None:
         self.study = study
         self.objective = objective
@@ -63,6 +66,7 @@ class TrialLoop:
         self.callbacks = list(callbacks)
         self.reporter = reporter
         self.progress = progress
+        self.poll_interval = poll_interval
         self.running: dict[Future[Any], tuple[PendingTrial, float]] = {}
 
     def run(self) -> None:
@@ -76,7 +80,11 @@ class TrialLoop:
             while True:
                 self.fill()
                 if not self.running:
-                    break
+                    if not self.study._others_running(self.total):
+                        break
+                    # other drivers run the last trials; one of them may die and free slots
+                    time.sleep(self.poll_interval)
+                    continue
                 done, _ = wait(list(self.running), timeout=1.0, return_when=FIRST_COMPLETED)
                 for fut in done:
                     p, _t0 = self.running.pop(fut)
@@ -115,14 +123,11 @@ class TrialLoop:
         )
 
     def fill(self) -> None:
-        """Ask for as many trials as there are free workers and trials missing; submit them."""
+        """Claim as many trials as there are free workers and budget slots; submit them."""
         free = self.executor.n_workers - len(self.running)
         if free <= 0:
             return
-        missing = self.total - self.study.n_finished - len(self.running)
-        if missing <= 0:
-            return
-        for p in self.study.ask(min(free, missing)):
+        for p in self.study._claim(free, self.total):
             fut = self.executor.submit(run_objective, self.objective, p.params, self.context(p))
             self.running[fut] = (p, time.monotonic())
 

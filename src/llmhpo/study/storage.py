@@ -133,8 +133,12 @@ class StudyStorage:
         attrs: dict[str, Any],
         *,
         warm_start: bool = False,
+        driver: dict[str, Any] | None = None,
     ) -> tuple[int, int]:
-        """Create a RUNNING trial; returns ``(trial_id, number)``."""
+        """Create a RUNNING trial; returns ``(trial_id, number)``.
+
+        ``driver`` identifies the driver that runs it (see :mod:`llmhpo.study.coordination`).
+        """
         system = {
             _PREFIX + "x": None if x is None else [float(t) for t in x],
             _PREFIX + "attrs": _json_safe(attrs),
@@ -142,6 +146,8 @@ class StudyStorage:
         }
         if warm_start:
             system[_PREFIX + "warm_start"] = True
+        if driver is not None:
+            system[_PREFIX + "driver"] = _json_safe(driver)
         template = FrozenTrial(
             number=-1,
             state=OptunaState.RUNNING,
@@ -183,6 +189,15 @@ class StudyStorage:
         """One trial, read back from the storage."""
         return _to_trial(self.storage.get_trial(trial_id))
 
+    def running_trials(self) -> list[tuple[int, int, dict[str, Any] | None]]:
+        """``(number, trial_id, driver)`` of every RUNNING trial (``driver`` None if unknown)."""
+        return [
+            (t.number, t._trial_id, t.system_attrs.get(_PREFIX + "driver"))
+            for t in self.storage.get_all_trials(
+                self.study_id, deepcopy=False, states=(OptunaState.RUNNING,)
+            )
+        ]
+
     def trial_ids(self) -> dict[int, int]:
         """number -> trial_id."""
         return {
@@ -200,8 +215,20 @@ def _to_trial(t: FrozenTrial) -> Trial:
             OptunaState.RUNNING: "running",
         }.get(t.state, "failed")
     state = TrialState(raw_state)
-    if state is TrialState.RUNNING and t.state != OptunaState.RUNNING:
-        state = TrialState.FAILED
+    error = sa.get("fail_reason")
+    if _TO_OPTUNA[state] != t.state:
+        # Optuna's state is the commit point. A trial failed behind llmhpo's back (another
+        # driver reclaimed it, or it was reclaimed while its result was being written) was
+        # interrupted; a RUNNING one whose llmhpo state was already written is still running.
+        if t.state == OptunaState.FAIL and (
+            state is TrialState.COMPLETE or _PREFIX + "reclaimed" in sa
+        ):
+            state = TrialState.INTERRUPTED
+            error = sa.get(_PREFIX + "reclaimed") or "reclaimed from a stopped driver"
+        elif t.state == OptunaState.RUNNING:
+            state = TrialState.RUNNING
+        elif state is TrialState.RUNNING:
+            state = TrialState.FAILED
     x = sa.get(_PREFIX + "x")
     return Trial(
         number=t.number,
@@ -211,7 +238,7 @@ def _to_trial(t: FrozenTrial) -> Trial:
         value=t.value if state is TrialState.COMPLETE else None,
         metrics=dict(t.user_attrs),
         attrs=dict(sa.get(_PREFIX + "attrs") or {}),
-        error=sa.get("fail_reason"),
+        error=error,
         warm_start=bool(sa.get(_PREFIX + "warm_start", False)),
         datetime_start=t.datetime_start,
         datetime_complete=t.datetime_complete,

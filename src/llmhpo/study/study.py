@@ -17,12 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optuna.exceptions import UpdateFinishedTrialError
+
 from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError
 from llmhpo.executors import Executor
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext
 from llmhpo.optimizers import BaseOptimizer, Suggestion, make_optimizer
 from llmhpo.space import SearchSpace
+from llmhpo.study import coordination
 from llmhpo.study import warm_start as _warm
+from llmhpo.study.coordination import DriverInfo, Heartbeat, claim_lock
 from llmhpo.study.loop import Callback, TrialLoop, default_executor
 from llmhpo.study.progress import Progress
 from llmhpo.study.storage import StudyStorage, open_storage
@@ -145,6 +149,10 @@ class Study:
         self.metric = metric
         self._distributions = space.optuna_distributions()
         self._pending: dict[int, PendingTrial] = {}
+        self._driver = DriverInfo.new()
+        self._told: set[int] = set()  # trial numbers the optimizer knows the result of
+        self._heartbeat: Heartbeat | None = None
+        self._grace_period = 60.0
         self._replay()
 
     # ----- properties ------------------------------------------------------------------------
@@ -205,12 +213,15 @@ class Study:
     def ask(self, n: int = 1) -> list[PendingTrial]:
         """Ask the optimizer for up to ``n`` points and record them as RUNNING trials."""
         out = []
+        driver = {**self._driver.to_dict(), "heartbeat": self._heartbeat is not None}
         for s in self.optimizer.ask(n):
             trial_id, number = self._records.create_trial(
-                s.params, self._distributions, list(s.x), s.attrs
+                s.params, self._distributions, list(s.x), s.attrs, driver=driver
             )
             p = PendingTrial(number, s.params, s, trial_id)
             self._pending[number] = p
+            if self._heartbeat is not None:
+                self._heartbeat.add(trial_id)
             out.append(p)
         return out
 
@@ -248,11 +259,50 @@ class Study:
                 st, err = TrialState.FAILED, problem
         if isinstance(result, Outcome):  # after the check: an error lists only what was returned
             metrics.setdefault("wall_time", result.wall_time)
-        self._records.finish_trial(p.trial_id, st, value, metrics, err)
+        if self._heartbeat is not None:
+            self._heartbeat.discard(p.trial_id)
+        trial_id = p.trial_id
+        try:
+            self._records.finish_trial(trial_id, st, value, metrics, err)
+        except UpdateFinishedTrialError:
+            # Another driver took this trial for a dead driver's (our heartbeat stopped for
+            # longer than the grace period): the result is still real, keep it.
+            trial_id = self._record_late(p, st, value, metrics, err)
         self.optimizer.tell(p.suggestion, self._loss(value))
-        finished = self._records.trial(p.trial_id)
+        self._told.add(p.number)
+        finished = self._records.trial(trial_id)
         self._log(finished)
         return finished
+
+    def _record_late(
+        self,
+        p: PendingTrial,
+        state: TrialState,
+        value: float | None,
+        metrics: dict[str, Any],
+        error: str | None,
+    ) -> int:
+        """Store the result of a trial another driver reclaimed meanwhile as a new trial.
+
+        It counts against the budget if the budget still has room (checked under the claim
+        lock); otherwise it is kept as a warm-start trial: data, but not one of the budget.
+        """
+        with claim_lock(self._records.storage, self._records.study_id):
+            trials = self.trials
+            budget = self.budget
+            extra = budget is not None and _n_used(trials) >= budget
+            trial_id, number = self._records.create_trial(
+                p.params, self._distributions, list(p.suggestion.x),
+                {**p.suggestion.attrs, "late_result_of": p.number},
+                warm_start=extra, driver={**self._driver.to_dict(), "heartbeat": False},
+            )
+            self._records.finish_trial(trial_id, state, value, metrics, error)
+        self._told.add(number)
+        _logger.warning(
+            "Trial %d was reclaimed by another driver while it ran; its result is stored as "
+            "trial %d%s", p.number, number, " (over the budget: not counted)" if extra else "",
+        )
+        return trial_id
 
     def _objective_value(self, metrics: Mapping[str, Any]) -> tuple[float | None, str | None]:
         key = self.metric or "value"
@@ -278,29 +328,82 @@ class Study:
         """Tell the optimizer every finished trial of the stored history.
 
         RUNNING trials are left alone: opening a study (``llmhpo status`` in another terminal,
-        a report) must not touch the trials a live driver is running. The driver that resumes
-        the study marks the ones it finds orphaned (:meth:`_reclaim_orphans`).
+        a report) must not touch the trials a live driver is running. A driver reclaims the
+        trials of drivers that are gone when it runs (:meth:`_reclaim`).
         """
-        for t in self._records.trials():
-            if t.state in (TrialState.RUNNING, TrialState.INTERRUPTED):
+        self._sync(self._records.trials(), replay=True)
+
+    # ----- several drivers (see llmhpo.study.coordination) ------------------------------------
+    def _sync(self, trials: Sequence[Trial], *, replay: bool = False) -> None:
+        """Tell the optimizer every finished trial it does not know yet (other drivers' too,
+        in their order) and declare other drivers' RUNNING trials as pending points.
+
+        An optimizer that cannot learn from points it did not suggest is told only on
+        ``replay`` (where it raises, as resuming such a study always did).
+        """
+        can_learn = replay or self.optimizer.capabilities.warm_start
+        foreign = []
+        for t in trials:
+            if t.number in self._told or t.number in self._pending:
                 continue
-            self.optimizer.tell_not_asked(
-                t.params, self._loss(t.value), None if t.warm_start else t.attrs
-            )
-
-    def _reclaim_orphans(self) -> None:
-        """Mark RUNNING trials this driver did not start as INTERRUPTED (a dead driver's).
-
-        Called when :meth:`optimize` starts: one driver runs a study at a time.
-        """
-        ids = None
-        for t in self._records.trials():
-            if t.state is TrialState.RUNNING and t.number not in self._pending:
-                ids = ids or self._records.trial_ids()
-                self._records.finish_trial(
-                    ids[t.number], TrialState.INTERRUPTED, None, {},
-                    "the driver stopped while it ran",
+            if t.state is TrialState.RUNNING:
+                foreign.append((t.params, {} if t.warm_start else t.attrs))
+            elif t.state is not TrialState.INTERRUPTED and can_learn:
+                self.optimizer.tell_not_asked(
+                    t.params, self._loss(t.value), None if t.warm_start else t.attrs
                 )
+                self._told.add(t.number)
+        if not replay and can_learn:
+            self.optimizer.set_foreign_pending(foreign)
+
+    def _reclaim(self, *, at_start: bool = False) -> int:
+        """Mark the RUNNING trials of drivers that are gone as INTERRUPTED; returns how many.
+
+        A trial run under a heartbeat is reclaimed only when its driver's process is gone from
+        this machine or its heartbeat is older than the grace period. A trial written without
+        one (the ask/tell API, older versions) is reclaimed when a driver starts ``optimize``,
+        as before several drivers were supported. Call with the claim lock held.
+        """
+        running = [r for r in self._records.running_trials() if r[0] not in self._pending]
+        if not running:
+            return 0
+        beating = any((d or {}).get("heartbeat") for _, _, d in running)
+        stale = coordination.stale_trial_ids(
+            self._records.storage, self._records.study_id, self._grace_period
+        ) if beating else set()
+        n = 0
+        for _number, trial_id, driver in running:
+            if driver is None or not driver.get("heartbeat"):
+                gone = at_start
+            else:
+                gone = trial_id in stale or coordination.driver_is_gone(driver)
+            if gone and coordination.reclaim_trial(self._records.storage, trial_id):
+                n += 1
+        return n
+
+    def _claim(self, n: int, total: int) -> list[PendingTrial]:
+        """Ask for up to ``n`` trials within the budget, as one step under the claim lock.
+
+        Under the lock: reclaim dead drivers' trials, count finished + running trials of every
+        driver against ``total``, bring the optimizer up to date with the other drivers'
+        results and running points, ask it and write the new trials as RUNNING.
+        """
+        with claim_lock(self._records.storage, self._records.study_id):
+            self._reclaim()
+            trials = self.trials
+            k = min(n, total - _n_used(trials))
+            if k <= 0:
+                return []
+            self._sync(trials)
+            return self.ask(k)
+
+    def _others_running(self, total: int) -> bool:
+        """True while the budget is not reached and other drivers still run trials here (one
+        of them may die and free its slots: this driver then takes them over)."""
+        trials = self.trials
+        return self._n_finished_of(trials) < total and any(
+            t.state is TrialState.RUNNING and t.number not in self._pending for t in trials
+        )
 
     def warm_start(self, source: Study | str | Path) -> int:
         """Import evaluated points from another study or a CSV file (seed 000's cache).
@@ -316,7 +419,7 @@ class Study:
         self, params: dict[str, Any], value: float | None, metrics: dict[str, Any]
     ) -> None:
         """Store one imported point as a finished warm-start trial and tell the optimizer."""
-        trial_id, _ = self._records.create_trial(
+        trial_id, number = self._records.create_trial(
             params, self._distributions, list(self.space.encode(params)), {}, warm_start=True
         )
         state = TrialState.FAILED if value is None else TrialState.COMPLETE
@@ -324,6 +427,7 @@ class Study:
             metrics = {**metrics, (self.metric or "value"): value}
         self._records.finish_trial(trial_id, state, value, metrics)
         self.optimizer.tell_not_asked(params, self._loss(value))
+        self._told.add(number)
 
     # ----- the loop ----------------------------------------------------------------------------
     def optimize(
@@ -338,6 +442,8 @@ class Study:
         callbacks: Sequence[Callback] = (),
         show_progress: bool = False,
         reporter: Reporter | None = None,
+        heartbeat_interval: float = 10.0,
+        grace_period: float | None = None,
     ) -> Trial | None:
         """Run the objective until the study has ``budget`` finished trials in total.
 
@@ -355,6 +461,14 @@ class Study:
             show_progress: print a live progress line on stderr.
             reporter: receives the trials' intermediate reports (``ctx.report``) and answers
                 ``ctx.should_stop()``; it travels to the workers, so it must pickle.
+            heartbeat_interval: seconds between two heartbeats of this driver's running
+                trials (database storages only; see :mod:`llmhpo.study.coordination`).
+            grace_period: seconds without a heartbeat after which another driver takes a
+                running trial for a dead driver's and reclaims it (default: 6 heartbeats).
+
+        Several drivers (processes, machines) may run ``optimize`` on the same study at once:
+        the budget is shared and held exactly, each driver's optimizer sees the others' results
+        and running points, and a driver takes over the slots of a driver that died.
 
         If the objective has a ``preflight()`` method, it is called first (when trials remain):
         it raises on a config that every trial would fail on (e.g. a model that cannot load),
@@ -371,17 +485,31 @@ class Study:
         preflight = getattr(objective, "preflight", None)
         if callable(preflight) and self.n_finished < total:
             preflight()  # a config every trial would fail on is an error, not `total` failures
-        self._reclaim_orphans()
+        interval = float(heartbeat_interval)
+        self._grace_period = float(grace_period if grace_period is not None else 6 * interval)
+        if interval <= 0 or self._grace_period <= interval:
+            raise InvalidConfigError(
+                f"heartbeat_interval must be > 0 and grace_period > heartbeat_interval, got "
+                f"{heartbeat_interval!r} and {grace_period!r}"
+            )
+        with claim_lock(self._records.storage, self._records.study_id):
+            self._reclaim(at_start=True)
         owns_executor = executor is None or isinstance(executor, str)
         ex = default_executor(executor, n_workers)
         loop = TrialLoop(
             self, objective, ex, total,
             trial_timeout=trial_timeout, workdir=workdir, callbacks=callbacks,
             reporter=reporter, progress=Progress(total, enabled=show_progress),
+            poll_interval=min(1.0, interval),
         )
+        if coordination.supports_heartbeat(self._records.storage):
+            self._heartbeat = Heartbeat(self._records.storage, interval).start()
         try:
             loop.run()
         finally:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
+                self._heartbeat = None
             if owns_executor:
                 ex.shutdown()
         return self.best_trial
@@ -389,9 +517,15 @@ class Study:
     def _interrupt(self, p: PendingTrial) -> None:
         if p.number in self._pending:
             self._pending.pop(p.number)
-            self._records.finish_trial(
-                p.trial_id, TrialState.INTERRUPTED, None, {}, "the driver stopped while it ran"
-            )
+            if self._heartbeat is not None:
+                self._heartbeat.discard(p.trial_id)
+            try:
+                self._records.finish_trial(
+                    p.trial_id, TrialState.INTERRUPTED, None, {},
+                    "the driver stopped while it ran",
+                )
+            except UpdateFinishedTrialError:  # already reclaimed by another driver
+                pass
             self.optimizer.cancel(p.suggestion)
 
     def _log(self, t: Trial) -> None:
@@ -420,3 +554,10 @@ class Study:
     def to_csv(self, path: str | Path) -> Path:
         """Write every trial to a CSV file (the format :meth:`warm_start` reads back)."""
         return _warm.write_csv(self, path)
+
+
+def _n_used(trials: Sequence[Trial]) -> int:
+    """Budget slots taken: finished trials plus the RUNNING ones of every driver."""
+    return Study._n_finished_of(trials) + sum(
+        t.state is TrialState.RUNNING and not t.warm_start for t in trials
+    )
