@@ -22,3 +22,27 @@ def sleep_and_log(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         with open(log, "a", encoding="utf-8") as fh:  # O_APPEND: one line per write
             fh.write(line + "\n")
     return {"value": value, "pid": os.getpid()}
+
+
+
+def where_am_i(
+    params: dict[str, Any], ctx: Any, *, sleep: float = 0.2, die_at: int = -1,
+    marker: str | None = None,
+) -> dict[str, Any]:
+    """Sleep, then report the Ray node and process that ran the trial.
+
+    Trial number ``die_at`` kills its own process mid-trial (an actor lost under a call);
+    ``marker`` is a path prefix: ``<marker>.<number>`` is written when the trial starts.
+    """
+    import signal
+
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    if marker:
+        with open(f"{marker}.{ctx.number}", "w", encoding="utf-8") as fh:
+            fh.write(node)
+    if ctx.number == die_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(sleep)
+    return {"value": float(params["x"]), "node": node, "pid": os.getpid()}

@@ -154,7 +154,14 @@ class RayCluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.nodes: list[RayNode] = []
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        self.env = {
+            **os.environ,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # notice a dead node within ~3 s instead of ~15 s (Ray's defaults)
+            "RAY_health_check_period_ms": "1000",
+            "RAY_health_check_timeout_ms": "1000",
+            "RAY_health_check_failure_threshold": "3",
+        }
 
     def _ray_start(self, args: list[str], name: str) -> RayNode:
         ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
