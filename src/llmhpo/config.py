@@ -40,7 +40,16 @@ _TOP_KEYS = {
     "report",
     "mlflow",
 }
-_EXEC_KEYS = {"n_workers", "executor", "trial_timeout", "workdir"}
+_EXEC_KEYS = {
+    "n_workers",
+    "executor",
+    "trial_timeout",
+    "workdir",
+    "resources_per_trial",
+    "ray_address",
+    "heartbeat_interval",
+    "grace_period",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,11 @@ class ExecutionConfig:
     executor: str | None = None  # inline (1 worker) / process (several) when None
     trial_timeout: float | None = None
     workdir: str | None = None
+    # per trial: {cpu: 2, gpu: 1, <custom Ray resource>: 1}; gpu also with the process pool
+    resources_per_trial: dict[str, float] | None = None
+    ray_address: str | None = None  # a running Ray cluster ("auto", "host:6379", "ray://...")
+    heartbeat_interval: float = 10.0  # several drivers on one study: see docs/distributed.md
+    grace_period: float | None = None  # default: 6 heartbeat intervals
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,37 @@ def _validate(cfg: RunConfig) -> RunConfig:
         or ex.trial_timeout <= 0
     ):
         raise bad("execution.trial_timeout", ex.trial_timeout, "a positive number of seconds")
+    res = ex.resources_per_trial
+    if res is not None:
+        if not isinstance(res, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and v >= 0 for k, v in res.items()
+        ):
+            raise bad(
+                "execution.resources_per_trial", res,
+                "a mapping of resource names to non-negative numbers, e.g. {cpu: 4, gpu: 1}",
+            )
+        custom = sorted(set(res) - {"cpu", "gpu"})
+        if (ex.executor or "inline") != "ray" and custom:
+            raise bad(
+                "execution.resources_per_trial", res,
+                f"only cpu and gpu unless executor is ray (custom resources {custom} are Ray's)",
+            )
+        gpu = res.get("gpu", 0)
+        if (ex.executor or "inline") != "ray" and gpu != int(gpu):
+            raise bad("execution.resources_per_trial.gpu", gpu,
+                      "a whole number of GPUs per worker (fractions need executor ray)")
+    if ex.ray_address is not None and not isinstance(ex.ray_address, str):
+        raise bad("execution.ray_address", ex.ray_address, "an address such as auto or host:6379")
+    for key in ("heartbeat_interval", "grace_period"):
+        v = getattr(ex, key)
+        if (v is not None or key == "heartbeat_interval") and (
+            isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
+        ):
+            raise bad(f"execution.{key}", v, "a positive number of seconds")
+    if ex.grace_period is not None and ex.grace_period <= ex.heartbeat_interval:
+        raise bad("execution.grace_period", ex.grace_period,
+                  f"more than heartbeat_interval ({ex.heartbeat_interval} s)")
     ws = cfg.warm_start
     if ws is not None and not (
         isinstance(ws, str)

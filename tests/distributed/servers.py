@@ -154,9 +154,14 @@ class RayCluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.nodes: list[RayNode] = []
+        here = str(Path(__file__).resolve().parent)  # test objectives importable on every node
         self.env = {
             **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
             "RAY_USAGE_STATS_ENABLED": "0",
+            # a test cluster on 127.0.0.1: no token (Ray >= 2.5x turns token auth on when a
+            # ~/.ray/auth_token exists, which then every node and driver must share)
+            "RAY_AUTH_MODE": "disabled",
             # notice a dead node within ~3 s instead of ~15 s (Ray's defaults)
             "RAY_health_check_period_ms": "1000",
             "RAY_health_check_timeout_ms": "1000",
@@ -185,7 +190,9 @@ class RayCluster:
             time.sleep(0.2)
         raise RuntimeError(f"ray start ({name}) not ready in 90 s:\n{log.read_text()[-3000:]}")
 
-    def start_head(self, num_cpus: float = 1, resources: dict[str, float] | None = None) -> RayNode:
+    def start_head(
+        self, num_cpus: float = 1, resources: dict[str, float] | None = None
+    ) -> RayNode:
         import json
 
         args = [

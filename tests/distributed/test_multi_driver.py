@@ -89,7 +89,9 @@ def _run_drivers_and_kill_one(url: str, tmp_path: Path) -> None:
     study = load_study(name, url)
     trials = study.trials
     raw = {t.number: t for t in _raw_trials(url, name)}
-    driver_pid = {n: (t.system_attrs.get("llmhpo:driver") or {}).get("pid") for n, t in raw.items()}
+    driver_pid = {
+        n: (t.system_attrs.get("llmhpo:driver") or {}).get("pid") for n, t in raw.items()
+    }
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
     # the budget exactly: BUDGET finished trials, nothing left running
     assert len(complete) == study.n_finished == BUDGET

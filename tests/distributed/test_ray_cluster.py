@@ -28,6 +28,8 @@ SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 @pytest.fixture(scope="module")
 def cluster():
     c = RayCluster()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_AUTH_MODE", c.env["RAY_AUTH_MODE"])  # this driver joins without a token
     try:
         c.start_head(num_cpus=1)
         c.special = c.add_node(num_cpus=1, resources={"special": 2})
@@ -39,6 +41,7 @@ def cluster():
         if ray.is_initialized():
             ray.shutdown()
         c.stop()
+        mp.undo()
 
 
 def _node_ids(resource: str | None = None) -> set[str]:
@@ -48,21 +51,33 @@ def _node_ids(resource: str | None = None) -> set[str]:
     }
 
 
-def test_per_trial_custom_resources_place_trials_on_the_node_that_has_them(cluster):
-    assert len(_node_ids()) == 2  # two nodes, as two machines
-    from llmhpo.executors import make_executor
+def test_per_trial_resources_from_the_config_place_trials_on_the_node_that_has_them(
+    cluster, tmp_path
+):
+    """`llmhpo run`'s path: execution.resources_per_trial and ray_address in the config."""
+    import io
 
-    ex = make_executor("ray", 2, num_cpus_per_trial=0.5, resources={"special": 1})
-    try:
-        study = llmhpo.create_study(SPACE, optimizer="random", budget=4)
-        study.optimize(functools.partial(where_am_i, sleep=0.3), executor=ex)
-    finally:
-        ex.shutdown()
+    from llmhpo.cli.run import run_config
+    from llmhpo.config import load_config
+
+    assert len(_node_ids()) == 2  # two nodes, as two machines
+    cfg = load_config({
+        "study_name": "placed",
+        "storage": f"sqlite:///{tmp_path / 'placed.db'}",
+        "budget": 4,
+        "space": SPACE,
+        "objective": {"type": "python", "target": "dist_objectives:where_am_i",
+                      "kwargs": {"sleep": 0.3}},
+        "execution": {"executor": "ray", "n_workers": 2, "ray_address": cluster.address,
+                      "resources_per_trial": {"cpu": 0.5, "special": 1}},
+    })
+    study = run_config(cfg, show_progress=False, out=io.StringIO())
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
-    # every trial ran on the node with the custom resource, two at a time (two actors)
+    # every trial ran on the node with the custom resource, in one of the two actors (a
+    # call goes to an actor once it has started, so on a busy machine one may do them all)
     assert {t.metrics["node"] for t in trials} == _node_ids("special")
-    assert len({t.metrics["pid"] for t in trials}) == 2
+    assert 1 <= len({t.metrics["pid"] for t in trials}) <= 2
 
 
 def test_an_actor_killed_mid_trial_is_recorded_and_replaced(cluster):

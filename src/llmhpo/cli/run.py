@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,6 @@ def apply_objective_settings(objective: Any, optimizer: Any) -> Any:
 
 def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -> Any:
     """Run the study of ``cfg`` to its budget and print the results; returns the study."""
-    from llmhpo.executors import make_executor
     from llmhpo.objectives.registry import build_objective
     from llmhpo.study import create_study, load_study
 
@@ -151,8 +151,7 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
         if n:
             print(f"[llmhpo] warm start: imported {n} evaluated points", file=sys.stderr)
     ex_cfg = cfg.execution
-    name = ex_cfg.executor or ("inline" if ex_cfg.n_workers == 1 else "process")
-    executor = make_executor(name, ex_cfg.n_workers)
+    executor = build_executor(ex_cfg)
     # the reference rows are the plain objective (e.g. standard fine-tuning, no fusion)
     reference_objective = spec.objective
     objective = apply_objective_settings(spec.objective, study.optimizer)
@@ -178,6 +177,8 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
             workdir=ex_cfg.workdir,
             callbacks=callbacks,
             show_progress=show_progress,
+            heartbeat_interval=ex_cfg.heartbeat_interval,
+            grace_period=ex_cfg.grace_period,
         )
     finally:
         executor.shutdown()
@@ -240,3 +241,38 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
         print(f"Best trial {best.number}: value {best.value:.6g}", file=out)
         for k, v in best.params.items():
             print(f"  {k} = {v}", file=out)
+
+
+def build_executor(ex_cfg: Any) -> Any:
+    """The executor of an ``execution`` config section, with its per-trial resources.
+
+    Ray reserves ``resources_per_trial`` for each actor (``cpu``, ``gpu`` and custom resources);
+    the process pool gives worker ``i`` GPUs ``i*gpu ... i*gpu+gpu-1`` (``CUDA_VISIBLE_DEVICES``)
+    and ``cpu`` threads.
+    """
+    from llmhpo.executors import make_executor
+
+    name = ex_cfg.executor or ("inline" if ex_cfg.n_workers == 1 else "process")
+    res = dict(ex_cfg.resources_per_trial or {})
+    if name == "ray":
+        kwargs: dict[str, Any] = {
+            "num_cpus_per_trial": res.pop("cpu", 1),
+            "num_gpus_per_trial": res.pop("gpu", 0),
+            "resources": res,
+        }
+        if ex_cfg.ray_address:
+            kwargs["address"] = ex_cfg.ray_address
+        return make_executor(name, ex_cfg.n_workers, **kwargs)
+    if name == "process" and res:
+        gpu, cpu = int(res.get("gpu", 0)), res.get("cpu")
+
+        def worker_env(i: int) -> dict[str, str]:
+            env = {}
+            if gpu:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i * gpu + k) for k in range(gpu))
+            threads = int(cpu) if cpu else (os.cpu_count() or 1) // ex_cfg.n_workers
+            env["OMP_NUM_THREADS"] = str(max(1, threads))
+            return env
+
+        return make_executor(name, ex_cfg.n_workers, worker_env=worker_env)
+    return make_executor(name, ex_cfg.n_workers)
