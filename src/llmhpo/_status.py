@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -19,25 +20,43 @@ __all__ = ["enable", "disable", "is_enabled", "set_study", "task", "clear_task",
            "format_eta"]
 
 _state: dict = {"on": False, "stream": None, "study": "", "task": "", "len": 0, "last": 0.0,
-                "t0": 0.0}
+                "t0": 0.0, "gen": 0}
 _MIN_INTERVAL = 0.2  # seconds between two redraws caused by task updates
+_LOCK = threading.RLock()  # the ticker thread and the caller both draw
+
+
+def _tick(generation: int) -> None:
+    """Redraw every second (the elapsed time moves during long silent phases, e.g. an
+    evaluation), until the line is turned off or enabled again."""
+    while True:
+        time.sleep(1.0)
+        with _LOCK:
+            if not _state["on"] or _state["gen"] != generation:
+                return
+            _draw()
 
 
 def enable(stream: TextIO | None = None) -> bool:
     """Turn the line on if ``stream`` (default stderr) is a terminal; returns whether it is."""
     stream = stream or sys.stderr
     on = bool(getattr(stream, "isatty", lambda: False)())
-    _state.update(on=on, stream=stream, study="", task="", len=0, t0=time.monotonic())
+    with _LOCK:
+        _state.update(on=on, stream=stream, study="", task="", len=0, t0=time.monotonic(),
+                      gen=_state["gen"] + 1)
+        if on:
+            threading.Thread(target=_tick, args=(_state["gen"],), daemon=True,
+                             name="llmhpo-status").start()
     return on
 
 
 def disable(*, keep: bool = True) -> None:
     """Turn the line off: leave it on screen (a newline after it), or erase it (``keep=False``,
     e.g. to print a result line in its place)."""
-    if _state["on"] and _state["len"]:
-        _state["stream"].write("\n" if keep else "\r" + " " * _state["len"] + "\r")
-        _state["stream"].flush()
-    _state.update(on=False, len=0, task="", study="")
+    with _LOCK:
+        if _state["on"] and _state["len"]:
+            _state["stream"].write("\n" if keep else "\r" + " " * _state["len"] + "\r")
+            _state["stream"].flush()
+        _state.update(on=False, len=0, task="", study="")
 
 
 def is_enabled() -> bool:
@@ -72,32 +91,36 @@ def _draw(force: bool = True) -> None:
 
 def print_above(text: str) -> None:
     """Print a permanent line above the live line (which is drawn again under it)."""
-    if not _state["on"]:
-        return
-    s = _state["stream"]
-    s.write("\r" + text.ljust(_state["len"]) + "\n")
-    _state["len"] = 0
-    _state["task"] = ""  # what the finished trial was doing is over
-    _draw()
+    with _LOCK:
+        if not _state["on"]:
+            return
+        s = _state["stream"]
+        s.write("\r" + text.ljust(_state["len"]) + "\n")
+        _state["len"] = 0
+        _state["task"] = ""  # what the finished trial was doing is over
+        _draw()
 
 
 def set_study(text: str) -> None:
     """The study part of the line (trials done, best so far)."""
-    _state["study"] = text
-    _draw()
+    with _LOCK:
+        _state["study"] = text
+        _draw()
 
 
 def task(text: str, *, force: bool = False) -> None:
     """What the running trial (or reference evaluation) is doing now."""
     if _state["on"]:
-        _state["task"] = text
-        _draw(force)
+        with _LOCK:
+            _state["task"] = text
+            _draw(force)
 
 
 def clear_task() -> None:
     if _state["on"]:
-        _state["task"] = ""
-        _draw()
+        with _LOCK:
+            _state["task"] = ""
+            _draw()
 
 
 def format_eta(seconds: float) -> str:

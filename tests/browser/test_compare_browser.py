@@ -28,7 +28,7 @@ def served(tmp_path):
     study = llmhpo.create_study({"x": {"type": "float", "low": 0, "high": 1}},
                                 optimizer="random", storage=f"sqlite:///{tmp_path / 's.db'}",
                                 study_name="cmp", budget=2, seed=0)
-    study.optimize(lambda p: (p["x"] - 0.3) ** 2)
+    study.optimize(lambda p, ctx: (p["x"] - 0.3) ** 2)
     set_answers(study, {"prompts": PROMPTS, "candidates": {
         k: {"label": {"base": "base model", "peft_default": "default hyperparameters",
                       "trial_1": "trial 1 (rank 1)"}[k],
@@ -87,6 +87,9 @@ def test_a_judging_session_in_chromium(served, page, tmp_path):
     rows = page.locator("table.ranking tbody tr")
     assert rows.count() == 3
     assert rows.first.locator("td").nth(1).inner_text() == "trial 1 (rank 1)"
+    from llmhpo.reporting.metrics import format_metric
+
+    assert rows.first.locator("td").nth(4).inner_text() == format_metric(study.trials[1].value)
     screenshot(page, tmp_path, "compare_ranking.png")
 
 

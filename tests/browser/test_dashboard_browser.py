@@ -66,8 +66,11 @@ def dashboard(tmp_path):
 def test_dashboard_shows_trials_params_and_learning_curves(dashboard, page, tmp_path):
     study, url, sid = dashboard
     page.goto(f"{url}/dashboard/studies/{sid}")
-    page.get_by_text("Intermediate values").first.wait_for(timeout=60_000)
+    plot = page.get_by_text("Intermediate values").first
+    plot.wait_for(timeout=60_000)
     assert "dash-demo" in page.locator("body").inner_text()
+    plot.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let the plot draw
     screenshot(page, tmp_path, "dashboard.png")
     page.goto(f"{url}/dashboard/studies/{sid}/trials")
     page.get_by_text("4 Trials").wait_for(timeout=60_000)
@@ -82,6 +85,7 @@ def test_dashboard_shows_trials_params_and_learning_curves(dashboard, page, tmp_
     assert f"val_loss {best.value}" in text  # metrics are user attributes
     shown = text.split("Intermediate Values", 1)[1].split("Parameter", 1)[0].split()
     curve = study.to_optuna().trials[best.number].intermediate_values
+    screenshot(page, tmp_path, "dashboard_trial.png")
     assert [float(x) for x in shown] == [x for step in sorted(curve)
                                          for x in (step, curve[step])]  # the learning curve
     assert page.errors == [] or all("favicon" in e for e in page.errors)

@@ -59,4 +59,5 @@ def test_report_in_chromium(report, page, tmp_path):
     assert "12 votes" in judged and "Spearman" in judged
     assert page.locator("#judgements tbody tr").first.locator("td").nth(1).inner_text() == \
         f"trial {study.best_trial.number} (rank 1)"
+    screenshot(page, tmp_path, "report_top.png")
     screenshot(page, tmp_path, "report.png", full_page=True)

@@ -21,8 +21,12 @@ class Progress:
     logs, pipes) a line is printed whenever the number of finished trials changes.
     """
 
-    def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None,
+                 metric: str | None = None, direction: str = "minimize") -> None:
         self.total = total
+        self.metric = metric or "value"
+        self.direction = direction
+        self._best: float | None = None
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -36,6 +40,7 @@ class Progress:
     def start(self, done: int, best: Trial | None, trials: Sequence[Trial]) -> None:
         """Note the trials finished before this run (not news) and draw the first line."""
         self._reported = {t.number for t in trials if t.state.is_finished()}
+        self._best = None if best is None else float(best.value)  # type: ignore[arg-type]
         if self.enabled and self.tty:
             _status.set_study(self._parts(done, best, 0, trials))
 
@@ -47,13 +52,18 @@ class Progress:
             return
         for n in sorted(set(finished) - self._reported):
             t = finished[n]
-            took = "" if t.duration is None else f" ({t.duration:.0f} s)"
+            took = "" if t.duration is None else f", {t.duration:.0f} s"
             if t.state is TrialState.COMPLETE:
-                what = f"value {t.value:.6g}"
+                v = float(t.value)  # type: ignore[arg-type]
+                better = self._best is None or (
+                    v < self._best if self.direction == "minimize" else v > self._best)
+                what = f"{self.metric} {v:.6g}" + (" (best so far)" if better else "")
+                if better:
+                    self._best = v
             else:
                 last = (t.error or "").strip().splitlines()[-1:] or [""]
                 what = f"{t.state.value}: {last[0][:120]}"
-            _status.print_above(f"[llmhpo] trial {n} {what}{took}")
+            _status.print_above(f"[llmhpo] trial {n}: {what}{took}")
             self._reported.add(n)
 
     def _parts(self, done: int, best: Trial | None, running: int,

@@ -499,7 +499,9 @@ class Study:
         loop = TrialLoop(
             self, objective, ex, total,
             trial_timeout=trial_timeout, workdir=workdir, callbacks=callbacks,
-            reporter=reporter, progress=Progress(total, enabled=show_progress),
+            reporter=reporter,
+            progress=Progress(total, enabled=show_progress, metric=self.metric,
+                              direction=self.direction),
             poll_interval=min(1.0, interval),
         )
         if coordination.supports_heartbeat(self._records.storage):

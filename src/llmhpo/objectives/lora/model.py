@@ -95,10 +95,16 @@ def _strip_gguf_quantizer(model: Any) -> None:
 
 
 def _load_gguf(directory: Path, gguf_file: str) -> tuple[Any, Any]:
+    import contextlib
+    import io
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(str(directory), gguf_file=gguf_file)
+    # transformers' GGUF reader draws a plain tqdm bar on stderr that no transformers setting
+    # turns off; the conversion is announced on llmhpo's status line instead
+    with contextlib.redirect_stderr(io.StringIO()):
+        tok = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(str(directory), gguf_file=gguf_file)
     _strip_gguf_quantizer(model)
     return model, tok
 
