@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import llmhpo
 from llmhpo import Float, Int, SearchSpace
 
@@ -96,3 +98,11 @@ def screenshot(page, tmp_path: Path, name: str, **kw) -> Path:
         Path(dest).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(dest) / name)
     return path
+
+
+def missing(why: str) -> None:
+    """Skip a browser test whose tool is missing; under CI (``CI`` set) fail instead: CI
+    installs every tool (``.ci/run``), so a missing one is a broken setup, not a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(why)
+    pytest.skip(why)

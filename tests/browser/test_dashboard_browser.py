@@ -12,7 +12,7 @@ import time
 import urllib.request
 
 import pytest
-from browser_helpers import screenshot
+from browser_helpers import missing, screenshot
 
 import llmhpo
 
@@ -27,7 +27,7 @@ def _free_port() -> int:
 def dashboard(tmp_path):
     exe = shutil.which("optuna-dashboard")
     if exe is None:
-        pytest.skip("optuna-dashboard is not installed (pip install optuna-dashboard)")
+        missing("optuna-dashboard is not installed (pip install optuna-dashboard)")
     study = llmhpo.create_study(
         {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-2, "log": True},
          "lora_rank": {"type": "pow2", "low": 2, "high": 32}},
