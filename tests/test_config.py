@@ -152,3 +152,24 @@ def test_packaged_configs_load():
     configs = default_config_path().parent
     for name in ("branin_lhs.yaml", "branin_random.yaml"):
         assert load_config(configs / name).objective["name"] == "branin"
+
+
+def test_recheck_and_references_keys_are_validated():
+    from llmhpo.config import load_config
+
+    base = {"objective": {"type": "synthetic", "name": "branin"}}
+    assert load_config(base).recheck is None
+    assert load_config({**base, "recheck": True}).recheck == {"top_k": 2, "seeds": 2}
+    assert load_config({**base, "recheck": {"top_k": 1, "seeds": [7, 8]}}).recheck == {
+        "top_k": 1, "seeds": [7, 8]}
+    cfg = load_config({**base, "references": {"mine": {"x1": 0.0, "x2": 1.0}}})
+    assert cfg.references == {"mine": {"x1": 0.0, "x2": 1.0}}
+    for bad, match in (
+        ({"recheck": {"top_k": 0}}, "recheck.top_k"),
+        ({"recheck": {"top_k": 2, "seeds": 0}}, "recheck seeds"),
+        ({"recheck": {"k": 2}}, "'recheck'"),
+        ({"references": {"mine": 3}}, "'references'"),
+        ({"references": {"base": {"x1": 0.0}}}, "'references.base'"),
+    ):
+        with pytest.raises(InvalidConfigError, match=match):
+            load_config({**base, **bad})

@@ -39,6 +39,8 @@ _TOP_KEYS = {
     "warm_start",
     "report",
     "mlflow",
+    "references",
+    "recheck",
 }
 _EXEC_KEYS = {
     "n_workers",
@@ -50,6 +52,7 @@ _EXEC_KEYS = {
     "heartbeat_interval",
     "grace_period",
 }
+_RECHECK_KEYS = {"top_k", "seeds"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class RunConfig:
     warm_start: Any = None
     report: str | None = None
     mlflow: Any = None
+    references: dict[str, dict[str, Any]] | None = None
+    recheck: dict[str, Any] | None = None
     source: str | None = None
 
     def build_space(self) -> Any:
@@ -169,6 +174,18 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
             f"unknown execution key(s) {bad}; expected some of {sorted(_EXEC_KEYS)}"
         )
     kw["execution"] = ExecutionConfig(**execution)
+    recheck = kw.get("recheck")
+    if recheck is True:
+        kw["recheck"] = {"top_k": 2, "seeds": 2}
+    elif recheck is False:
+        kw["recheck"] = None
+    elif isinstance(recheck, Mapping):
+        kw["recheck"] = {"top_k": 2, "seeds": 2, **recheck}
+    refs = kw.get("references")
+    if isinstance(refs, Mapping):
+        kw["references"] = {
+            str(k): dict(v) if isinstance(v, Mapping) else v for k, v in refs.items()
+        }
     cfg = RunConfig(source=origin, **kw)
     return _validate(cfg)
 
@@ -243,6 +260,25 @@ def _validate(cfg: RunConfig) -> RunConfig:
         or (isinstance(ml, Mapping) and set(ml) <= {"tracking_uri", "experiment"})
     ):
         raise bad("mlflow", ml, "true, a tracking URI, or {tracking_uri: URI, experiment: NAME}")
+    if cfg.references is not None:
+        if not isinstance(cfg.references, Mapping) or not all(
+            isinstance(v, Mapping) for v in cfg.references.values()
+        ):
+            raise bad("references", cfg.references,
+                      "a mapping {name: {hyperparameter: value, ...}}")
+        if "base" in cfg.references:
+            raise bad("references.base", cfg.references["base"],
+                      "another name ('base' is the base model without fine-tuning)")
+    rc = cfg.recheck
+    if rc is not None:
+        if not isinstance(rc, Mapping) or set(rc) - _RECHECK_KEYS:
+            raise bad("recheck", rc, "true/false or {top_k: K, seeds: N or [seed, ...]}")
+        top_k = rc.get("top_k")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise bad("recheck.top_k", top_k, "a positive integer")
+        from llmhpo.evaluation.recheck import recheck_seeds
+
+        recheck_seeds(rc.get("seeds"))  # raises naming the bad value
     from llmhpo.objectives.registry import OBJECTIVE_TYPES
 
     if cfg.objective.get("type") not in OBJECTIVE_TYPES:

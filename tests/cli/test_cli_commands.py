@@ -68,8 +68,10 @@ def test_run_prints_the_best_trial_and_progress(tmp_path, monkeypatch, capsys):
 
 def test_status(two_studies, capsys):
     assert main(["status", "--storage", two_studies]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
+    lines = capsys.readouterr().out.strip().splitlines()
+    out = [ln for ln in lines if not ln.startswith(" ")]  # indented: the repro records
     assert len(out) == 2
+    assert sum("reproducibility record" in ln for ln in lines) == 2
     for line, opt in zip(out, ("random", "lhs"), strict=True):
         best = load_study(f"b-{opt}", two_studies).best_trial
         assert line.startswith(f"b-{opt}: 6/6 trials (complete 6); optimizer {opt}; minimize")

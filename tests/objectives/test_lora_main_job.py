@@ -1,6 +1,6 @@
 """The main job end to end: `llmhpo run` with no CONFIG on the real SmolLM2-135M-Instruct
-(built-in GGUF), cut to one trial with --budget 1. Slow: about 3 minutes on 2 CPU cores (the
-two reference rows and one 20-step trial)."""
+(built-in GGUF), cut to one trial with --budget 1 and without the re-check. Slow: about 5
+minutes on 2 CPU cores (the four reference rows and one 20-step trial)."""
 
 import importlib.util
 import math
@@ -21,7 +21,7 @@ pytestmark = [
 
 def test_llmhpo_run_without_config_runs_the_lora_main_job(tmp_path, cli_env):
     out = subprocess.run(
-        [*llmhpo_cmd(), "run", "--budget", "1"],
+        [*llmhpo_cmd(), "run", "--budget", "1", "--no-recheck"],
         cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=1200,
         stdin=subprocess.DEVNULL,
     )
@@ -36,16 +36,22 @@ def test_llmhpo_run_without_config_runs_the_lora_main_job(tmp_path, cli_env):
     assert 0.0 <= m["test_accuracy"] <= 1.0
 
     refs = get_references(study)
-    assert {n: r["state"] for n, r in refs.items()} == {"base": "complete",
-                                                        "peft_default": "complete"}
+    assert {n: r["state"] for n, r in refs.items()} == dict.fromkeys(
+        ["base", "paper_default", "lora_recipe", "space_default"], "complete")
     base = refs["base"]["metrics"]
     # a pre-trained model, not a random one: a random 49152-token model scores ~ln 49152 = 10.8
     assert 0.5 < base["val_loss"] < 6
     assert base["train_time_s"] == 0.0  # no fine-tuning
-    assert refs["peft_default"]["metrics"]["steps"] == 20
+    assert refs["paper_default"]["metrics"]["steps"] == 20
+    assert refs["lora_recipe"]["params"]["learning_rate"] == 2e-4
 
-    # the results table names both reference rows and states a verdict on each
-    assert "base model" in out.stdout and "PEFT" in out.stdout
+    # the results table names the reference rows and states a verdict on each
+    assert "base model" in out.stdout and "paper default (Tribes et al. 2023)" in out.stdout
+    assert "common LoRA recipe" in out.stdout and "[" in out.stdout  # intervals
+    # the reproducibility record: the model file's hash, printed by `llmhpo status`
+    status = subprocess.run([*llmhpo_cmd(), "status", "sqlite:///runs/lora_smollm2.db"],
+                            cwd=tmp_path, env=cli_env, capture_output=True, text=True)
+    assert "model_sha256" in status.stdout and "transformers" in status.stdout
     assert "verdict" in out.stdout.lower()
     # progress shown while it ran (stderr), the report written as PNG files
     assert "1/1" in out.stderr

@@ -11,7 +11,12 @@ from lora_tiny import PARAMS, tiny_config, tiny_model_dir, tiny_tokenizer  # noq
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.objectives.base import TrialContext, run_objective
 from llmhpo.objectives.lora import model as model_mod
-from llmhpo.objectives.lora.objective import PEFT_DEFAULTS, LoRAObjective, from_config
+from llmhpo.objectives.lora.objective import (
+    LORA_RECIPE,
+    PAPER_DEFAULTS,
+    LoRAObjective,
+    from_config,
+)
 from llmhpo.objectives.registry import build_objective
 from llmhpo.study.trial import TrialState
 
@@ -67,17 +72,19 @@ def test_trial_metrics_process_cache_and_untouched_base(tiny_model_dir, tmp_path
     assert obj(PARAMS, TrialContext(7))["val_loss"] == m["val_loss"]
 
 
-def test_references_evaluate_the_base_model_and_peft_defaults(tiny_model_dir):  # noqa: F811
+def test_references_evaluate_the_base_model_and_the_defaults(tiny_model_dir):  # noqa: F811
     obj = LoRAObjective(tiny_config(tiny_model_dir))
     refs = obj.references()
-    assert refs == {"base": None, "peft_default": PEFT_DEFAULTS}
-    assert PEFT_DEFAULTS == {"lora_rank": 8, "lora_alpha": 32, "lora_dropout": 0.1,
-                             "learning_rate": 1e-5, "weight_decay": 0.0}
+    assert refs == {"base": None, "paper_default": PAPER_DEFAULTS, "lora_recipe": LORA_RECIPE}
+    assert PAPER_DEFAULTS == {"lora_rank": 8, "lora_alpha": 32, "lora_dropout": 0.1,
+                              "learning_rate": 1e-5, "weight_decay": 0.0}
+    assert LORA_RECIPE == {"lora_rank": 16, "lora_alpha": 32, "lora_dropout": 0.05,
+                           "learning_rate": 2e-4, "weight_decay": 0.0}
     base = obj.evaluate_reference(None, TrialContext(-1))
     assert base["train_time_s"] == 0.0 and base["n_trainable_params"] == 0
     assert math.isfinite(base["val_loss"]) and 0.0 <= base["test_accuracy"] <= 1.0
     assert obj.evaluate_reference(None, TrialContext(-1))["val_loss"] == base["val_loss"]
-    peft = obj.evaluate_reference(PEFT_DEFAULTS, TrialContext(-2))
+    peft = obj.evaluate_reference(PAPER_DEFAULTS, TrialContext(-2))
     assert peft["steps"] == 3 and peft["n_trainable_params"] > 0
     assert peft["val_loss"] != base["val_loss"]
 
@@ -126,3 +133,27 @@ def test_eval_sizes_forced_accuracy_and_lm_eval(tiny_model_dir):  # noqa: F811
     assert m["llmhpo_arith_mc/n_samples"] == 6 and 0.0 <= m["llmhpo_arith_mc/acc"] <= 1.0
     a = obj.assess(None, TrialContext(-1), tasks=["llmhpo_arith_mc"])
     assert a["llmhpo_arith_mc/n_samples"] == 6 and a["n_trainable_params"] == 0
+
+
+def test_per_example_values_reseeding_and_fingerprint(tiny_model_dir):  # noqa: F811
+    """The metrics carry the per-example values their means come from (for the intervals);
+    with_seed changes the training seed only; the fingerprint hashes the model and data."""
+    from llmhpo.reporting.intervals import metric_interval, per_example
+
+    obj = LoRAObjective(tiny_config(tiny_model_dir, eval={"accuracy": "forced"}))
+    m = obj(PARAMS, TrialContext(0))
+    for name in ("val_loss", "test_loss", "val_accuracy", "test_accuracy"):
+        v, w = per_example(m, name)
+        assert len(v) == 6
+        assert float((v * w).sum() / w.sum()) == pytest.approx(m[name], abs=1e-4)
+    iv = metric_interval([per_example(m, "test_loss")])
+    assert iv.low <= m["test_loss"] <= iv.high and iv.low < iv.high
+    other = obj.with_seed(5)
+    assert other.train_config.seed == 5 and obj.train_config.seed == 0
+    assert other.config["artifacts"]["save_adapters"] is False
+    assert other(PARAMS, TrialContext(0))["val_loss"] != m["val_loss"]
+    fp = obj.fingerprint()
+    assert len(fp["model_sha256"]) == 64 and len(fp["data_sha256"]) == 64
+    assert fp["device"] == "cpu" and fp["train_seed"] == 0
+    assert fp["data_sizes"] == {"train": 24, "validation": 6, "test": 6}
+    assert obj.fingerprint() == fp

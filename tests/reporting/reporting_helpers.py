@@ -63,3 +63,49 @@ def make_study(tmp_path, objective=None, *, n: int = 12, name: str = "toy", sqli
                                 study_name=name, budget=n, seed=kw.pop("seed", 3), **kw)
     study.optimize(objective or ToyLoRA(), show_progress=False)
     return study, storage
+
+
+class NoisyToy:
+    """A fast objective that reports per-example values, like the LoRA objective.
+
+    Each of ``n_examples`` held-out examples has a fixed difficulty offset; a configuration's
+    per-example loss is ``loss_of(params) + offset`` plus a small training-seed effect
+    (``with_seed``), and an example is answered correctly when that loss is below 2. So the
+    same configuration gives identical per-example values, and a different seed moves them.
+    """
+
+    def __init__(self, n_examples: int = 40, seed: int = 0, seed_effect: float = 0.05) -> None:
+        self.n_examples = n_examples
+        self.seed = seed
+        self.seed_effect = seed_effect
+        self.calls: list[tuple[int, dict[str, Any]]] = []
+
+    def with_seed(self, seed: int) -> NoisyToy:
+        out = NoisyToy(self.n_examples, seed, self.seed_effect)
+        out.calls = self.calls  # one log for the copies
+        return out
+
+    def _metrics(self, center: float) -> dict[str, Any]:
+        import numpy as np
+
+        offsets = np.random.default_rng(123).normal(0.0, 0.5, self.n_examples)
+        shift = self.seed_effect * np.random.default_rng(self.seed).normal() if self.seed else 0.0
+        losses = [round(float(center + o + shift), 6) for o in offsets]
+        hits = [int(x < 2.0) for x in losses]
+        mean = sum(losses) / len(losses)
+        return {
+            "val_loss": mean, "test_loss": mean + 0.1, "test_accuracy": sum(hits) / len(hits),
+            "per_example": {"val_loss": {"values": losses},
+                            "test_loss": {"values": [x + 0.1 for x in losses]},
+                            "test_accuracy": {"values": hits}},
+        }
+
+    def __call__(self, params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        self.calls.append((self.seed, dict(params)))
+        return self._metrics(loss_of(params))
+
+    def references(self) -> dict[str, dict[str, Any] | None]:
+        return {"base": None, "peft_default": dict(DEFAULTS)}
+
+    def evaluate_reference(self, params: dict[str, Any] | None, ctx: Any) -> dict[str, Any]:
+        return self._metrics(6.0) if params is None else self._metrics(loss_of(params))

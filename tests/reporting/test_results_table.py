@@ -26,7 +26,7 @@ def test_table_has_reference_rows_and_best_trials(tmp_path):
     assert body[0][0] == "base model (no fine-tuning)"
     assert body[0][header.index("val_loss")] == "5.000"
     assert body[0][header.index("learning_rate")] == "-"
-    assert body[1][0] == "default hyperparameters (PEFT)"
+    assert body[1][0] == "paper default (Tribes et al. 2023)"
     assert body[1][header.index("learning_rate")] == "1.00e-05"
     assert body[1][header.index("lora_rank")] == "8"
     assert float(body[1][header.index("val_loss")]) == round(loss_of({"learning_rate": 1e-5,
@@ -66,7 +66,7 @@ def test_write_report(tmp_path):
     md = paths["results"].read_text()
     assert "| base model (no fine-tuning)" in md
     assert "| 1 " in md and str(study.best_trial.number) in md
-    assert "does NOT beat it on test_accuracy" in md  # the default reference wins on accuracy
+    assert "loses to it on test_accuracy" in md  # the default reference wins on accuracy
     line = next(ln for ln in md.splitlines() if ln.startswith("Pareto-optimal trials over"))
     for part in ("val_loss (min)", "test_loss (min)", "test_accuracy (max)"):
         assert part in line

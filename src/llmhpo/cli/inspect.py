@@ -88,6 +88,13 @@ def _status(args: argparse.Namespace) -> int:
             f"optimizer {study.optimizer.name}; {study.direction} "
             f"{study.metric or 'value'}; best {best_txt}"
         )
+        from llmhpo.evaluation.repro import get_repro
+
+        records = get_repro(study)
+        if records:
+            from llmhpo.reporting.repro import repro_text
+
+            print(repro_text(records))
     return 0
 
 

@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--mlflow", nargs="?", const=True, metavar="TRACKING_URI",
                    help="log the study to MLflow (default store ./mlruns; or a tracking URI)")
+    p.add_argument("--no-recheck", action="store_true", dest="no_recheck",
+                   help="skip the config's re-check of the top trials with fresh seeds")
     p.set_defaults(func=_main)
 
 
@@ -50,6 +52,10 @@ def _main(args: argparse.Namespace) -> int:
         mlflow=args.mlflow,
         optimizer={"name": args.optimizer} if args.optimizer else None,
     )
+    if args.no_recheck:
+        from dataclasses import replace
+
+        cfg = replace(cfg, recheck=None)
     run_config(cfg, show_progress=not args.quiet)
     return 0
 
@@ -167,9 +173,12 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
         callbacks.append(tracker)
     if hasattr(objective, "preflight") and study.n_finished < study.budget:
         objective.preflight()  # before the reference rows: a bad model id is one error line
+    _record_repro(study, cfg, reference_objective)
+    extra = _extra_references(cfg, space, reference_objective)
     try:
-        if has_references:
-            _reference_rows(study, reference_objective, executor, ex_cfg.workdir, show_progress)
+        if has_references or extra:
+            _reference_rows(study, reference_objective, executor, ex_cfg.workdir, show_progress,
+                            extra)
         study.optimize(
             objective,
             executor=executor,
@@ -180,17 +189,31 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
             heartbeat_interval=ex_cfg.heartbeat_interval,
             grace_period=ex_cfg.grace_period,
         )
+        if cfg.recheck is not None and study.best_trial is not None:
+            from llmhpo.evaluation.recheck import recheck_seeds, run_recheck
+
+            rc = cfg.recheck
+            print(
+                f"[llmhpo] re-checking the top {rc['top_k']} trials with fresh training seeds "
+                f"{recheck_seeds(rc['seeds'])}",
+                file=sys.stderr,
+            )
+            run_recheck(study, objective, top_k=rc["top_k"], seeds=rc["seeds"],
+                        executor=executor, workdir=ex_cfg.workdir,
+                        time_limit=ex_cfg.trial_timeout)
     finally:
         executor.shutdown()
-    _print_results(study, cfg, has_references, out)
+    _print_results(study, cfg, has_references or bool(extra), out)
     return study
 
 
 def _reference_rows(
-    study: Any, objective: Any, executor: Any, workdir: str | None, show_progress: bool
+    study: Any, objective: Any, executor: Any, workdir: str | None, show_progress: bool,
+    extra: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Evaluate the reference rows the study has not stored yet, one line each (with a live
-    step/ETA line on a terminal while each runs)."""
+    """Evaluate the reference rows the study has not stored yet (the objective's, then the
+    ``extra`` points: the space's default, the config's ``references:``), one line each (with
+    a live step/ETA line on a terminal while each runs)."""
     import time
 
     from llmhpo import _status
@@ -198,7 +221,8 @@ def _reference_rows(
     from llmhpo.reporting.references import get_references, record_references, reference_label
 
     stored = get_references(study)
-    todo = [n for n in objective.references() if n not in stored]
+    declared = list(objective.references()) if hasattr(objective, "references") else []
+    todo = [n for n in [*declared, *(extra or {})] if n not in stored]
     if todo:
         print(f"[llmhpo] {len(todo)} reference rows first ("
               + ", ".join(reference_label(n) for n in todo) + ")", file=sys.stderr)
@@ -210,13 +234,43 @@ def _reference_rows(
         t0 = time.monotonic()
         try:
             rec = record_references(study, objective, executor=executor, workdir=workdir,
-                                    names=[name])[name]
+                                    names=[name], extra=extra)[name]
         finally:
             _status.disable(keep=False)
         result = (f"{metric} {format_metric((rec.get('metrics') or {}).get(metric))}"
                   if rec.get("state") == "complete" else f"{rec.get('state')}: {rec.get('error')}")
         print(f"[llmhpo] reference {i}/{len(todo)} {label}: {result} "
               f"({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+
+
+def _record_repro(study: Any, cfg: RunConfig, objective: Any) -> None:
+    """Store the reproducibility record (versions, hashes, seeds, device) with the study."""
+    from llmhpo.evaluation.repro import collect_repro, record_repro
+
+    seeds: dict[str, Any] = {"study": cfg.seed}
+    if cfg.recheck is not None:
+        from llmhpo.evaluation.recheck import recheck_seeds
+
+        seeds["recheck"] = recheck_seeds(cfg.recheck["seeds"])
+    record_repro(study, collect_repro(objective, seeds=seeds))
+
+
+def _extra_references(cfg: RunConfig, space: Any, objective: Any) -> dict[str, dict[str, Any]]:
+    """The config's named reference points, plus the search space's default point when the
+    objective has reference rows, every free variable has a default, and no reference row
+    is that point already."""
+    extra: dict[str, dict[str, Any]] = {}
+    declare = getattr(objective, "references", None)
+    if declare is not None and all(v.has_default for v in space.free):
+        point = space.default_params()
+        names = [v.name for v in space.free]
+        known = [p for p in dict(declare()).values() if p is not None]
+        known += list((cfg.references or {}).values())
+        if not any(all(p.get(n) == point[n] for n in names) for p in known):
+            extra["space_default"] = point
+    for name, params in (cfg.references or {}).items():
+        extra[name] = dict(params)
+    return extra
 
 
 def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -> None:
@@ -228,7 +282,7 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
     if has_references or cfg.report:
         from llmhpo.reporting.report import summary_text, write_report
 
-        text, _ = summary_text(study)
+        text, _ = summary_text(study, fmt="markdown")
         print(text, file=out)
         report_dir = cfg.report or f"{study.study_name}-report"
         paths = write_report(study, report_dir)
@@ -241,6 +295,11 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
         print(f"Best trial {best.number}: value {best.value:.6g}", file=out)
         for k, v in best.params.items():
             print(f"  {k} = {v}", file=out)
+        from llmhpo.reporting.report import diagnostics_text
+
+        diag = diagnostics_text(study)
+        if diag:
+            print(f"\n{diag}", file=out)
 
 
 def build_executor(ex_cfg: Any) -> Any:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.reporting.assess import ASSESSMENT_KEY, get_assessment
+from llmhpo.reporting.importance import param_importances
 from llmhpo.reporting.metrics import format_metric
 from llmhpo.reporting.references import REFERENCES_KEY
 from llmhpo.reporting.table import results_table
@@ -80,32 +81,6 @@ def _svg_or_note(make: Any, note: str) -> str:
         return f'<div class="figure">{figure_svg(make())}</div>'
     except OptionalDependencyError as exc:
         return f'<p class="muted">{_e(note)} ({_e(exc)})</p>'
-
-
-def param_importances(study: Any) -> tuple[dict[str, float], str] | None:
-    """Importance of each free hyperparameter for the objective, by Optuna's fANOVA evaluator
-    (PED-ANOVA when scikit-learn is missing) on the stored COMPLETE trials.
-
-    Returns ``(importances, evaluator name)``, or ``None`` with fewer than 3 complete trials
-    or a single free variable.
-    """
-    import optuna
-
-    names = [v.name for v in study.space.free]
-    done = [t for t in study.trials if t.state is TrialState.COMPLETE]
-    if len(done) < 3 or len(names) < 2:
-        return None
-    try:
-        import sklearn  # noqa: F401
-
-        evaluator: Any = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        name = "fANOVA"
-    except ImportError:
-        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-        name = "PED-ANOVA"
-    ostudy = study.to_optuna()
-    imp = optuna.importance.get_param_importances(ostudy, evaluator=evaluator, params=names)
-    return {k: float(v) for k, v in imp.items()}, name
 
 
 def learning_curves(study: Any) -> dict[int, dict[int, float]]:

@@ -1,10 +1,13 @@
-"""Reference evaluations stored with a study: the base model and default hyperparameters.
+"""Reference evaluations stored with a study: the base model and the defaults to beat.
 
-Seed 000 reports every optimized model next to the base model without fine-tuning and the
-model fine-tuned with PEFT's default LoRA hyperparameters. An objective that supports this
+Tribes et al. (2023) report every optimized model next to the base model without fine-tuning
+and the model fine-tuned with their default LoRA hyperparameters. A user's real question is
+whether tuning beats the recipe they would have used anyway, so the LoRA objective adds a
+widely used recipe, ``llmhpo run`` adds the search space's own default point when it differs,
+and a config can name its own points (``references:``). An objective that supports this
 exposes (duck-typed, nothing to inherit):
 
-* ``references() -> {name: params or None}``, e.g. ``{"base": None, "peft_default": {...}}``;
+* ``references() -> {name: params or None}``, e.g. ``{"base": None, "paper_default": {...}}``;
 * ``evaluate_reference(params_or_None, ctx) -> {metric: value}``, where ``None`` means the
   base model without fine-tuning.
 
@@ -42,7 +45,11 @@ BASE = "base"
 #: Display names of the usual references; other names are shown as they are.
 REFERENCE_LABELS = {
     "base": "base model (no fine-tuning)",
-    "peft_default": "default hyperparameters (PEFT)",
+    "paper_default": "paper default (Tribes et al. 2023)",
+    # the name older studies stored for the same point (it never was PEFT's LoraConfig default)
+    "peft_default": "paper default (Tribes et al. 2023)",
+    "lora_recipe": "common LoRA recipe (lr 2e-4, r 16, alpha 32, dropout 0.05)",
+    "space_default": "search space default",
     "default": "default hyperparameters",
 }
 
@@ -81,7 +88,11 @@ class _ReferenceCall:
 def get_references(study: Any) -> dict[str, dict[str, Any]]:
     """The stored reference records: ``{name: {"params", "state", "metrics", "error", ...}}``."""
     refs = study.user_attrs.get(REFERENCES_KEY) or {}
-    return {str(k): dict(v) for k, v in refs.items() if isinstance(v, Mapping)}
+    out = {str(k): dict(v) for k, v in refs.items() if isinstance(v, Mapping)}
+    for k, v in out.items():  # known names read with today's label (older studies stored
+        if k in REFERENCE_LABELS:  # "default hyperparameters (PEFT)" for the paper's point)
+            v["label"] = REFERENCE_LABELS[k]
+    return out
 
 
 def _record(name: str, params: dict[str, Any] | None, outcome: Outcome) -> dict[str, Any]:
@@ -104,6 +115,7 @@ def record_references(
     workdir: str | Path | None = None,
     time_limit: float | None = None,
     retry_failed: bool = False,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate the objective's references that the study has not stored yet.
 
@@ -118,6 +130,9 @@ def record_references(
         workdir: parent directory of the references' work directories (``reference_<name>``).
         time_limit: seconds each evaluation may take (passed in the context).
         retry_failed: evaluate again references whose stored evaluation failed.
+        extra: further named points ``{name: params}`` evaluated like the objective's own
+            (the space's default point, the config's ``references:``); evaluated with
+            ``evaluate_reference`` when the objective has it, else as a trial.
 
     Returns:
         Every stored reference record, the new ones included.
@@ -125,9 +140,11 @@ def record_references(
     objective = unwrap_objective(objective)
     stored = get_references(study)
     declare = getattr(objective, "references", None)
-    if declare is None:
+    if declare is None and not extra:
         return stored
-    specs = dict(declare())
+    specs = dict(declare()) if declare is not None else {}
+    for name, params in (extra or {}).items():
+        specs.setdefault(str(name), dict(params))
     wanted = list(specs) if names is None else [n for n in names if n in specs]
     for i, name in enumerate(wanted):
         old = stored.get(name)

@@ -6,15 +6,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmhpo.evaluation.repro import get_repro
 from llmhpo.reporting.assess import get_assessment
 from llmhpo.reporting.metrics import parse_metric_directions
 from llmhpo.reporting.pareto import pareto_rows
 from llmhpo.reporting.plots import history_figure, parallel_coordinates_figure, save_figure
+from llmhpo.reporting.recheck import recheck_text
+from llmhpo.reporting.repro import repro_text
 from llmhpo.reporting.table import ranked_trials, results_table, test_metric_names
 from llmhpo.reporting.verdict import Verdict, make_verdict
 from llmhpo.study.trial import TrialState
 
-__all__ = ["write_report", "summary_text", "pareto_section"]
+__all__ = ["write_report", "summary_text", "pareto_section", "diagnostics_text"]
 
 
 def _objective_and_tests(
@@ -78,11 +81,36 @@ def summary_text(
     metrics: Sequence[str] = (),
     fmt: str = "markdown",
 ) -> tuple[str, Verdict]:
-    """The results table followed by the verdict (what ``llmhpo run`` prints at the end)."""
+    """What ``llmhpo run`` prints at the end: the results table (with 95% intervals), the
+    re-check of the top trials, the verdict, then boundary warnings and hyperparameter
+    importance (:func:`diagnostics_text`)."""
     tests = None if test_metrics is None else list(parse_metric_directions(test_metrics))
     table = results_table(study, top_k=top_k, test_metrics=tests, metrics=metrics, fmt=fmt)
     v = make_verdict(study, test_metrics=test_metrics)
-    return f"{table}\n\n{v.text}", v
+    shown = tests if tests is not None else test_metric_names(study, with_direction=True)
+    parts = [table]
+    if any(t.metrics.get("per_example") for t in study.trials[:50]):
+        parts.append("Brackets: 95% bootstrap intervals over the held-out examples.")
+    rc = recheck_text(study, test_metrics=shown, fmt=fmt)
+    if rc:
+        parts.append(rc)
+    parts.append(v.text)
+    diag = diagnostics_text(study)
+    if diag:
+        parts.append(diag)
+    return "\n\n".join(parts), v
+
+
+def diagnostics_text(study: Any) -> str:
+    """Boundary warnings (best trials at a bound of the space) and hyperparameter importance."""
+    from llmhpo.reporting.boundary import boundary_warnings
+    from llmhpo.reporting.importance import importance_text
+
+    lines = [f"WARNING: {w.text}" for w in boundary_warnings(study)]
+    imp = importance_text(study)
+    if imp:
+        lines.append(imp)
+    return "\n".join(lines)
 
 
 def write_report(
@@ -141,6 +169,12 @@ def write_report(
             "## Pareto-optimal candidates",
             "",
             pareto_section(study, test_metrics=test_metrics, pareto_metrics=pareto_metrics),
+            "",
+            "## Reproducibility",
+            "",
+            "```",
+            repro_text(get_repro(study), indent=""),
+            "```",
             "",
             "## Figures",
             "",

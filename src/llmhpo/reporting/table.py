@@ -76,6 +76,20 @@ def _is_log(study: Any, name: str) -> bool:
     return bool(getattr(var, "log", False))
 
 
+def _cell(m: Mapping[str, Any], name: str, value: Any, intervals: bool) -> str:
+    """``value`` formatted, with its 95% bootstrap interval when per-example values exist."""
+    text = format_metric(value)
+    if not intervals:
+        return text
+    from llmhpo.reporting.intervals import metric_interval, per_example
+
+    pe = per_example(m, name)
+    if pe is None:
+        return text
+    iv = metric_interval([pe])
+    return f"{text} [{iv.low:.3g}, {iv.high:.3g}]"
+
+
 def results_table(
     study: Any,
     *,
@@ -84,6 +98,7 @@ def results_table(
     metrics: Sequence[str] = (),
     references: Mapping[str, Mapping[str, Any]] | None = None,
     fmt: str = "markdown",
+    intervals: bool = True,
 ) -> str:
     """The results table of a study: reference rows, then the best ``top_k`` trials.
 
@@ -94,6 +109,8 @@ def results_table(
         metrics: further metrics to show (tokens/s, wall time, ...).
         references: reference records (default: those stored with the study).
         fmt: ``"markdown"`` or ``"plain"``.
+        intervals: show each metric's 95% bootstrap interval (``1.59 [1.42, 1.75]``) where
+            the objective recorded per-example values (:mod:`llmhpo.reporting.intervals`).
     """
     objective = study.metric or "value"
     tests = list(test_metric_names(study) if test_metrics is None else test_metrics)
@@ -111,11 +128,12 @@ def results_table(
             label += f" [{rec.get('state')}]"
         rows.append(
             [label, "-"]
-            + [format_metric(m.get(c)) for c in cols]
+            + [_cell(m, c, m.get(c), intervals) for c in cols]
             + [format_param(n, p.get(n), log=_is_log(study, n)) if p else "-" for n in params]
         )
     for rank, t in enumerate(ranked_trials(study, top_k), start=1):
-        vals = [format_metric(t.value)] + [format_metric(t.metrics.get(c)) for c in cols[1:]]
+        vals = [_cell(t.metrics, objective, t.value, intervals)] + [
+            _cell(t.metrics, c, t.metrics.get(c), intervals) for c in cols[1:]]
         rows.append(
             [str(rank), str(t.number)]
             + vals

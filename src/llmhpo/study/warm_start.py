@@ -55,7 +55,8 @@ def trial_rows(study: Study) -> list[dict[str, Any]]:
             "duration_s": None if t.duration is None else round(t.duration, 3),
         }
         row.update(t.params)
-        row.update({k: v for k, v in t.metrics.items() if k not in row})
+        row.update({k: v for k, v in t.metrics.items()  # per-example lists: not a cell
+                    if k not in row and k != "per_example"})
         row.update({f"attr:{k}": v for k, v in t.attrs.items()})
         if t.error:
             row["error"] = t.error.strip().splitlines()[-1]

@@ -8,12 +8,59 @@ from typing import Any
 
 __all__ = [
     "response_scores",
+    "example_scores",
+    "exact_match_flags",
     "response_loss",
     "generate_answers",
     "normalize_answer",
     "exact_match",
     "peak_memory_mb",
 ]
+
+
+def example_scores(
+    model: Any,
+    tokenizer: Any,
+    records: Sequence[Mapping[str, str]],
+    max_seq_len: int = 128,
+    batch_size: int = 16,
+    system: str | None = None,
+) -> tuple[list[float], list[int], list[bool]]:
+    """Per record: summed response-token cross-entropy, number of response tokens, and whether
+    greedy decoding would produce the gold answer (see :func:`response_scores`); one
+    teacher-forced forward pass per batch. These are what bootstrap intervals resample."""
+    import torch
+
+    from llmhpo.objectives.lora.data import IGNORE_INDEX, collate, encode_example
+
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    enc = [encode_example(tokenizer, r, max_seq_len, system) for r in records]
+    sums: list[float] = []
+    counts: list[int] = []
+    hits: list[bool] = []
+    with torch.no_grad():
+        for i in range(0, len(enc), batch_size):
+            b = {k: v.to(device) for k, v in collate(enc[i:i + batch_size], pad).items()}
+            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+            logits, labels = logits[:, :-1].float(), b["labels"][:, 1:]
+            tok_loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                ignore_index=IGNORE_INDEX, reduction="none",
+            ).reshape(labels.shape)
+            scored = labels != IGNORE_INDEX
+            pred = logits.argmax(-1)
+            for row in range(labels.shape[0]):
+                sums.append(float(tok_loss[row][scored[row]].sum()))
+                counts.append(int(scored[row].sum()))
+                pos = scored[row].nonzero().flatten().tolist()
+                hit = False
+                if pos:
+                    body, end = pos[:-1], pos[-1]  # answer tokens, then the end-of-turn label
+                    if bool((pred[row, body] == labels[row, body]).all()):
+                        hit = _ends_answer(tokenizer, int(pred[row, end]), int(labels[row, end]))
+                hits.append(bool(hit))
+    return sums, counts, hits
 
 
 def response_scores(
@@ -27,43 +74,18 @@ def response_scores(
     """``(loss, forced_exact_match)`` from one teacher-forced forward pass per batch.
 
     ``loss`` is the mean cross-entropy per response token (prompt tokens excluded), weighted by
-    tokens: seed 000's validation loss. ``forced_exact_match`` is the fraction of records where
-    greedy decoding would generate the gold answer token for token and then end it: every
-    answer token is the model's argmax given the gold prefix, and the argmax after the answer
-    is the end-of-turn token, a newline or a period (what :func:`normalize_answer` cuts off).
-    It costs nothing beyond the loss pass; it is a little stricter than :func:`exact_match` on
-    generated text, which also forgives case, quotes and whitespace.
+    tokens: Tribes et al.'s validation loss. ``forced_exact_match`` is the fraction of records
+    where greedy decoding would generate the gold answer token for token and then end it:
+    every answer token is the model's argmax given the gold prefix, and the argmax after the
+    answer is the end-of-turn token, a newline or a period (what :func:`normalize_answer` cuts
+    off). It costs nothing beyond the loss pass; it is a little stricter than
+    :func:`exact_match` on generated text, which also forgives case, quotes and whitespace.
     """
-    import torch
-
-    from llmhpo.objectives.lora.data import IGNORE_INDEX, collate, encode_example
-
     if not records:
         return float("nan"), float("nan")
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    enc = [encode_example(tokenizer, r, max_seq_len, system) for r in records]
-    total, count, hits = 0.0, 0, 0
-    with torch.no_grad():
-        for i in range(0, len(enc), batch_size):
-            b = {k: v.to(device) for k, v in collate(enc[i:i + batch_size], pad).items()}
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-            logits, labels = logits[:, :-1].float(), b["labels"][:, 1:]
-            total += float(torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                ignore_index=IGNORE_INDEX, reduction="sum",
-            ))
-            scored = labels != IGNORE_INDEX
-            count += int(scored.sum())
-            pred = logits.argmax(-1)
-            for row in range(labels.shape[0]):
-                pos = scored[row].nonzero().flatten().tolist()
-                if not pos:
-                    continue
-                body, end = pos[:-1], pos[-1]  # answer tokens, then the end-of-turn label
-                if bool((pred[row, body] == labels[row, body]).all()):
-                    hits += _ends_answer(tokenizer, int(pred[row, end]), int(labels[row, end]))
-    return total / max(count, 1), hits / len(enc)
+    sums, counts, hits = example_scores(model, tokenizer, records, max_seq_len, batch_size,
+                                        system)
+    return sum(sums) / max(sum(counts), 1), sum(hits) / len(hits)
 
 
 def response_loss(
@@ -134,12 +156,12 @@ def normalize_answer(text: str, ignore_case: bool = True) -> str:
     return s.lower() if ignore_case else s
 
 
-def exact_match(
+def exact_match_flags(
     predictions: Sequence[str],
     references: Sequence[str],
     ignore_case: bool | Sequence[bool] = True,
-) -> float:
-    """Fraction of predictions equal to their reference after :func:`normalize_answer`.
+) -> list[bool]:
+    """Per pair: the prediction equals its reference after :func:`normalize_answer`.
 
     ``ignore_case`` is one flag for all pairs or one per pair (e.g. false for the built-in
     ``uppercase`` family, whose answers are all about case).
@@ -151,13 +173,20 @@ def exact_match(
             f"{len(predictions)} predictions and {len(flags)} case flags for {n} references; "
             "expected equal lengths"
         )
-    if not n:
-        return float("nan")
-    hits = sum(
+    return [
         normalize_answer(p, f) == normalize_answer(r, f)
         for p, r, f in zip(predictions, references, flags, strict=True)
-    )
-    return hits / n
+    ]
+
+
+def exact_match(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    ignore_case: bool | Sequence[bool] = True,
+) -> float:
+    """Fraction of predictions equal to their reference (:func:`exact_match_flags`)."""
+    flags = exact_match_flags(predictions, references, ignore_case)
+    return sum(flags) / len(flags) if flags else float("nan")
 
 
 def peak_memory_mb(device: str) -> float:

@@ -25,6 +25,7 @@ from llmhpo.exceptions import InvalidConfigError, OptionalDependencyError
 __all__ = [
     "BUILTIN_MODELS",
     "cache_root",
+    "model_fingerprint",
     "resolve_device",
     "check_model",
     "looks_like_path",
@@ -53,6 +54,42 @@ _LOAD_SECONDS: dict[tuple[str, str, str], float] = {}
 def cache_root() -> Path:
     """``$LLMHPO_CACHE`` or ``~/.cache/llmhpo``."""
     return Path(os.environ.get("LLMHPO_CACHE") or Path.home() / ".cache" / "llmhpo")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_fingerprint(spec: str) -> dict[str, Any]:
+    """``{"model", "model_file", "model_sha256"}`` of a model spec, for the reproducibility
+    record: the SHA-256 of the built-in's or a local ``.gguf``'s file, or of a local
+    directory's weight and config files together; a hub id records no hash (the files are
+    in the Hugging Face cache, identified by the hub's own revision)."""
+    out: dict[str, Any] = {"model": spec, "model_file": None, "model_sha256": None}
+    if spec in BUILTIN_MODELS:
+        package, fname = BUILTIN_MODELS[spec]
+        path = _package_dir(package) / fname
+        out.update(model_file=str(path), model_sha256=_sha256(path))
+        return out
+    path = Path(spec).expanduser()
+    if path.is_file():
+        out.update(model_file=str(path), model_sha256=_sha256(path))
+    elif path.is_dir():
+        import hashlib
+
+        files = sorted(p for p in path.iterdir() if p.is_file() and (
+            p.suffix in (".safetensors", ".bin", ".gguf") or p.name == "config.json"))
+        h = hashlib.sha256()
+        for p in files:
+            h.update(p.name.encode() + b"\0" + _sha256(p).encode())
+        out.update(model_file=str(path), model_sha256=h.hexdigest() if files else None)
+    return out
 
 
 def resolve_device(device: str | None = "auto") -> str:

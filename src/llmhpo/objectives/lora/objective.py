@@ -22,16 +22,33 @@ from llmhpo.objectives.lora.data import DATA_DEFAULTS
 from llmhpo.objectives.lora.fusion import FUSION_DEFAULTS, check_fusion_config
 from llmhpo.objectives.lora.train import PARAM_DEFAULTS, TrainConfig
 
-__all__ = ["LoRAObjective", "default_space", "from_config", "PEFT_DEFAULTS", "DEFAULTS"]
+__all__ = ["LoRAObjective", "default_space", "from_config", "PAPER_DEFAULTS", "PEFT_DEFAULTS",
+           "LORA_RECIPE", "DEFAULTS"]
 
 _logger = logging.getLogger("llmhpo.objectives.lora")
 
-#: PEFT's default LoRA hyperparameters as seed 000 (Table 3) uses them: the reference row.
-PEFT_DEFAULTS: dict[str, Any] = {
+#: Tribes et al. (2023)'s default point (their Table 3's initial point): a reference row. It
+#: is not PEFT's ``LoraConfig`` default (r 8, alpha 8, dropout 0; PEFT sets no learning rate).
+PAPER_DEFAULTS: dict[str, Any] = {
     "lora_rank": 8,
     "lora_alpha": 32,
     "lora_dropout": 0.1,
     "learning_rate": 1e-5,
+    "weight_decay": 0.0,
+}
+#: The former, misleading name of :data:`PAPER_DEFAULTS`.
+PEFT_DEFAULTS = PAPER_DEFAULTS
+
+#: A widely used LoRA recipe, the default a user would have used anyway: learning rate 2e-4
+#: (QLoRA's for 7B/13B models, Dettmers et al. 2023), r 16 with alpha = 2r = 32 and dropout
+#: 0.05 (the values of many PEFT/TRL fine-tuning examples), AdamW without weight decay (the
+#: Hugging Face Trainer's default), the study's own steps. A community convention, not one
+#: paper's table.
+LORA_RECIPE: dict[str, Any] = {
+    "lora_rank": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "learning_rate": 2e-4,
     "weight_decay": 0.0,
 }
 
@@ -203,7 +220,11 @@ class LoRAObjective:
     def _evaluate(self, model: Any, tok: Any, tasks: Sequence[str] | None = None,
                   label: str = "evaluating") -> dict:
         from llmhpo import _status
-        from llmhpo.objectives.lora.evaluate import exact_match, generate_answers, response_scores
+        from llmhpo.objectives.lora.evaluate import (
+            exact_match_flags,
+            example_scores,
+            generate_answers,
+        )
         from llmhpo.objectives.lora.tasks import CASE_SENSITIVE_FAMILIES
 
         ev = self.config["eval"]
@@ -216,23 +237,36 @@ class LoRAObjective:
                          "prompts", force=True)
         t0 = time.perf_counter()
         out: dict[str, Any] = {}
+        per_example: dict[str, Any] = {}
         for split, prefix in (("validation", "val"), ("test", "test")):
             size = ev[f"{prefix}_size"]
             recs = sp[split] if size is None else sp[split][:size]
             if not recs:
                 continue
-            loss, forced = response_scores(model, tok, recs, tc.max_seq_len, ev["batch_size"],
-                                           tc.system_prompt)
-            out[f"{prefix}_loss"] = loss
+            sums, counts, forced = example_scores(model, tok, recs, tc.max_seq_len,
+                                                  ev["batch_size"], tc.system_prompt)
+            out[f"{prefix}_loss"] = sum(sums) / max(sum(counts), 1)
+            # per-example values for the bootstrap intervals (llmhpo.reporting.intervals):
+            # the token-weighted mean loss is sum(w * v) / sum(w) with v = mean per example
+            per_example[f"{prefix}_loss"] = {
+                "values": [round(x / max(c, 1), 5) for x, c in zip(sums, counts, strict=True)],
+                "weights": counts,
+            }
+            hits: list[bool] | None = None
             if ev["accuracy"] == "forced":
-                out[f"{prefix}_accuracy"] = forced
+                hits = forced
             elif ev["accuracy"] == "generate":
                 preds = generate_answers(model, tok, recs, ev["max_new_tokens"],
                                          ev["batch_size"], tc.system_prompt)
-                out[f"{prefix}_accuracy"] = exact_match(
+                hits = exact_match_flags(
                     preds, [r["output"] for r in recs],
                     [r.get("family") not in CASE_SENSITIVE_FAMILIES for r in recs],
                 )
+            if hits is not None:
+                out[f"{prefix}_accuracy"] = sum(hits) / len(hits)
+                per_example[f"{prefix}_accuracy"] = {"values": [int(h) for h in hits]}
+        if per_example:
+            out["per_example"] = per_example
         task_list = list(ev["lm_eval_tasks"] if tasks is None else tasks)
         if task_list:
             from llmhpo.objectives.lora.lmeval import run_lm_eval
@@ -420,8 +454,44 @@ class LoRAObjective:
         return self._run(params, ctx)
 
     def references(self) -> dict[str, dict[str, Any] | None]:
-        """Seed 000's reference rows: the base model and PEFT's default hyperparameters."""
-        return {"base": None, "peft_default": dict(PEFT_DEFAULTS)}
+        """The reference rows: the base model, Tribes et al. (2023)'s default point and a
+        widely used LoRA recipe (:data:`LORA_RECIPE`), trained with the study's settings."""
+        return {"base": None, "paper_default": dict(PAPER_DEFAULTS),
+                "lora_recipe": dict(LORA_RECIPE)}
+
+    def with_seed(self, seed: int) -> LoRAObjective:
+        """A copy training with ``train.seed = seed`` (adapter init, dropout, data order) and
+        saving no adapters: what a re-check run with a fresh seed uses."""
+        cfg = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.config.items()}
+        cfg["train"]["seed"] = int(seed)
+        cfg["artifacts"]["save_adapters"] = False
+        return LoRAObjective(cfg)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the reproducibility record needs from this objective: the model spec and the
+        SHA-256 of its weights, the SHA-256 of the data splits, the device and its name, the
+        training and data seeds, the training steps and torch's thread count."""
+        import hashlib
+
+        import torch
+
+        from llmhpo.objectives.lora.model import model_fingerprint, resolve_device
+
+        device = resolve_device(self.config["device"])
+        name = (torch.cuda.get_device_name(device) if device.startswith("cuda")
+                else f"cpu ({torch.get_num_threads()} torch threads)")
+        data = json.dumps(self.splits(), sort_keys=True).encode()
+        return {
+            **model_fingerprint(self.config["model"]),
+            "data_sha256": hashlib.sha256(data).hexdigest(),
+            "data_sizes": {k: len(v) for k, v in self.splits().items()},
+            "device": device,
+            "device_name": name,
+            "dtype": self.config["dtype"],
+            "train_seed": self.train_config.seed,
+            "data_seed": self.config["data"].get("seed"),
+            "steps": self.train_config.steps,
+        }
 
     @_quiet
     def evaluate_reference(self, params: Mapping[str, Any] | None, ctx: Any) -> dict[str, Any]:
