@@ -17,8 +17,8 @@ Optional hooks, all duck-typed (:class:`Objective` lists them; nothing to inheri
     gets one error line instead of a study of failed trials.
 ``references() -> {name: params | None}``
     Reference rows evaluated once per study and stored with it (Tribes et al. 2023 report the
-    base model and PEFT's default hyperparameters next to the optimized ones); ``None`` means
-    the base model without fine-tuning.
+    base model and their default hyperparameters next to the optimized ones; the LoRA
+    objective adds a common recipe); ``None`` means the base model without fine-tuning.
 ``evaluate_reference(params | None, ctx) -> metrics``
     How a reference is evaluated (default: the objective itself; ``None`` needs this hook).
 ``assess(params | None, ctx, tasks=None) -> metrics``

@@ -5,7 +5,7 @@ Example (markdown)::
     | rank | trial | val_loss | test_accuracy | learning_rate | lora_rank |
     |------|-------|----------|---------------|---------------|-----------|
     | base model (no fine-tuning) | - | 2.451 | 0.12 | - | - |
-    | default hyperparameters (PEFT) | - | 1.702 | 0.58 | 1.00e-05 | 8 |
+    | paper default (Tribes et al. 2023) | - | 1.702 | 0.58 | 1.00e-05 | 8 |
     | 1 | 7 | 1.234 | 0.61 | 3.16e-04 | 64 |
 """
 
