@@ -295,11 +295,12 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
         print(f"Best trial {best.number}: value {best.value:.6g}", file=out)
         for k, v in best.params.items():
             print(f"  {k} = {v}", file=out)
-        from llmhpo.reporting.report import diagnostics_text
+        from llmhpo.reporting.boundary import boundary_warnings
 
-        diag = diagnostics_text(study)
-        if diag:
-            print(f"\n{diag}", file=out)
+        # boundary warnings only: importance (scikit-learn's forest) is in the full summary
+        warnings = [f"WARNING: {w.text}" for w in boundary_warnings(study)]
+        if warnings:
+            print("\n" + "\n".join(warnings), file=out)
 
 
 def build_executor(ex_cfg: Any) -> Any:
