@@ -32,7 +32,8 @@ def test_bench_writes_csv_summary_and_plot(tmp_path: Path) -> None:
     assert "### Budget 5" in summary and "### Budget 10" in summary
     for c in ("random", "lhs", "optuna-tpe"):
         assert f"| {c} |" in summary
-    assert "best overall" in summary
+    assert "- **budget 10**, all 3 contenders: " in summary  # the tested verdict
+    assert (tmp_path / "cd_synthetic_10.png").read_bytes().startswith(b"\x89PNG")
     assert "llmhpo bench --suite synthetic" in summary  # the command that produced it
     png = (tmp_path / "convergence_synthetic.png").read_bytes()
     assert png.startswith(b"\x89PNG")
@@ -51,7 +52,7 @@ def test_bench_bad_contender_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_quick_mode_runs_both_offline_suites_and_answers_which_is_best(tmp_path: Path) -> None:
-    """`llmhpo bench --quick` (the CI mode): synthetic and ML quick tasks, every fast
+    """`llmhpo bench --quick` (the CI mode): synthetic, de-biased and ML quick tasks, every fast
     contender, 3 seeds, runs to 20 evaluations; the summary names a best optimizer per
     suite and budget."""
     from llmhpo.bench.suites import QUICK_TASKS
@@ -64,14 +65,15 @@ def test_quick_mode_runs_both_offline_suites_and_answers_which_is_best(tmp_path:
     assert proc.returncode == 0, proc.stderr[-3000:]
     with (tmp_path / "runs.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    expected = {(s, t, c, str(seed)) for s in ("synthetic", "ml") for t in QUICK_TASKS[s]
+    expected = {(s, t, c, str(seed)) for s in ("synthetic", "debiased", "ml")
+                for t in QUICK_TASKS[s]
                 for c in QUICK_CONTENDERS for seed in range(3)}
     assert {(r["suite"], r["task"], r["contender"], r["seed"]) for r in rows} == expected
     assert len(rows) == len(expected)
     assert all(r["status"] == "ok" and r["n_evals"] == "20" for r in rows)
     summary = (tmp_path / "summary.md").read_text()
-    for suite in ("synthetic", "ml"):
+    for suite in ("synthetic", "debiased", "ml"):
         section = summary.split(f"## Suite `{suite}`")[1].split("## Suite")[0]
         for budget in (10, 20):
-            assert f"- **budget {budget}**: best overall **" in section
+            assert f"- **budget {budget}**, all {len(QUICK_CONTENDERS)} contenders: " in section
     assert (tmp_path / "convergence_ml.png").read_bytes().startswith(b"\x89PNG")

@@ -9,8 +9,15 @@ from llmhpo.bench.sklearn_tasks import model_space
 from llmhpo.exceptions import InvalidConfigError
 
 
-@pytest.mark.parametrize("name", ["optuna-tpe", "optuna-random", "random", "lhs"])
+@pytest.mark.parametrize(
+    "name", ["optuna-tpe", "optuna-random", "optuna-cmaes", "random", "lhs", "soo-rand",
+             "auto", "ngopt", "smac"],
+)
 def test_contender_suggests_points_of_the_space(name: str) -> None:
+    from llmhpo.bench.peers import available
+
+    if not available(name):
+        pytest.skip(f"{name} is not installed")
     space = model_space("rf")  # ints (log and linear) and a float
     run = make_contender(name, space, seed=3, budget=5)
     for i in range(5):
@@ -52,3 +59,22 @@ def test_short_runs_shrink_the_initial_design_of_model_based_contenders() -> Non
         run.tell(float(i))
     run.ask()
     assert run._pending.attrs["phase"] == "bo"  # type: ignore[attr-defined]
+
+
+def test_centre_baseline_is_one_evaluation_at_the_centre_of_the_box() -> None:
+    space = model_space("svm")  # two log-scaled floats: the centre is the geometric middle
+    run = make_contender("centre", space, seed=0, budget=5)
+    params = run.ask()
+    assert params == space.decode([0.5, 0.5])
+    run.tell(1.0)
+    assert run.ask() is None  # then it is exhausted
+
+
+def test_hebo_is_reported_unavailable_not_crashing() -> None:
+    from llmhpo.bench.peers import available
+    from llmhpo.exceptions import OptionalDependencyError
+
+    if available("hebo"):
+        pytest.skip("HEBO is installed here")
+    with pytest.raises(OptionalDependencyError, match="HEBO"):
+        make_contender("hebo", model_space("svm"), seed=0, budget=5)

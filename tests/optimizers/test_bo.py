@@ -100,6 +100,10 @@ def test_config_and_validation():
         "n_init": 4,
         "num_restarts": 10,
         "raw_samples": 64,
+        "acquisition": "logei",
+        "ucb_beta": "gp-ucb",
+        "noisy": False,
+        "refit_schedule": True,
     }
 
 

@@ -5,7 +5,8 @@ The long table has one row per (task, contender, seed, budget) with ``best``, th
 
 * **normalized regret**: per task, ``(best - lo) / (hi - lo)`` with ``lo``/``hi`` the min/max of
   the incumbents of all runs of the task (CARP-S ``normalize``); 0 if ``hi == lo``; a run
-  without any successful evaluation counts as 1.
+  without any successful evaluation counts as 1. In the suites whose instance is drawn per
+  seed (``debiased``, ``noisy``) the bounds are per instance, i.e. per (task, seed).
 * **mean rank**: per (task, seed, budget) block, contenders ranked by ``best`` (1 = best, ties
   share the average rank); averaged over blocks. Only blocks in which every contender has a
   run are used, so that a contender run on fewer seeds is not ranked against fewer rivals.
@@ -42,6 +43,15 @@ __all__ = [
 KEYS = ["task", "contender", "seed", "budget"]
 
 
+def instance_key(task: str, seed: Any, suite: str | None = None) -> str:
+    """The unit of normalization: the task, or ``task#seed`` in a per-seed suite."""
+    from llmhpo.bench.suites import PER_SEED_SUITES, suite_of
+
+    if (suite or suite_of(task)) in PER_SEED_SUITES:
+        return f"{task}#{int(seed)}"
+    return task
+
+
 def long_table(runs: pd.DataFrame, budgets: Sequence[int]) -> pd.DataFrame:
     """One row per (run, budget) with the incumbent ``best`` read off the run's curve.
 
@@ -56,8 +66,9 @@ def long_table(runs: pd.DataFrame, budgets: Sequence[int]) -> pd.DataFrame:
             if 1 <= b <= len(curve):
                 rows.append({"suite": r.get("suite", ""), "task": r["task"],
                              "contender": r["contender"], "seed": int(r["seed"]),
-                             "budget": int(b), "best": curve[b - 1]})
-    return pd.DataFrame(rows, columns=["suite", *KEYS, "best"])
+                             "budget": int(b), "best": curve[b - 1],
+                             "instance": instance_key(r["task"], r["seed"])})
+    return pd.DataFrame(rows, columns=["suite", *KEYS, "best", "instance"])
 
 
 def _curve(c: Any) -> list[float]:
@@ -67,9 +78,12 @@ def _curve(c: Any) -> list[float]:
 
 
 def task_bounds(runs: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Per task, (min, max) over every incumbent of every run (the whole curves)."""
+    """Per task (per instance in a per-seed suite), (min, max) over every incumbent of every
+    run (the whole curves)."""
     out: dict[str, tuple[float, float]] = {}
-    for task, grp in runs[runs.get("status", "ok") != "error"].groupby("task"):
+    ok = runs[runs.get("status", "ok") != "error"]
+    keys = [instance_key(t, s) for t, s in zip(ok["task"], ok["seed"], strict=True)]
+    for task, grp in ok.groupby(pd.Series(keys, index=ok.index, dtype=object)):
         vals = np.array([v for c in grp["curve"] for v in _curve(c)], dtype=float)
         vals = vals[np.isfinite(vals)]
         if vals.size:
@@ -80,13 +94,15 @@ def task_bounds(runs: pd.DataFrame) -> dict[str, tuple[float, float]]:
 def normalized_regret(
     long: pd.DataFrame, bounds: Mapping[str, tuple[float, float]] | None = None
 ) -> pd.Series:
-    """Normalized regret of every row of ``long`` (bounds from ``long`` itself if not given)."""
+    """Normalized regret of every row of ``long`` (bounds from ``long`` itself if not given;
+    keyed by the ``instance`` column where ``long`` has one, else by task)."""
+    key = long["instance"] if "instance" in long else long["task"]
     if bounds is None:
-        g = long.groupby("task")["best"]
+        g = long.groupby(key)["best"]
         lows, highs = g.min(), g.max()
         bounds = {t: (float(lows[t]), float(highs[t])) for t in lows.index}
-    lo = long["task"].map(lambda t: bounds[t][0]).astype(float)
-    hi = long["task"].map(lambda t: bounds[t][1]).astype(float)
+    lo = key.map(lambda t: bounds[t][0]).astype(float)
+    hi = key.map(lambda t: bounds[t][1]).astype(float)
     span = (hi - lo).where(hi > lo, np.nan)
     reg = ((long["best"] - lo) / span).where(hi > lo, 0.0)
     return reg.where(long["best"].notna(), 1.0).clip(lower=0.0).rename("regret")

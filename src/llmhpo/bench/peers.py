@@ -1,8 +1,9 @@
 """Contenders of the benchmark behind one minimal ask/tell interface.
 
-llmhpo optimizers are driven through their own ``ask``/``tell``; peers (Optuna's TPE, GP and
-random samplers) through Optuna's own ``study.ask``/``study.tell`` loop on an in-memory study,
-so that each runs exactly as its users would run it.
+llmhpo optimizers are driven through their own ``ask``/``tell``; peers through their own
+ask/tell interfaces, as their users would run them: Optuna's TPE, GP, CMA-ES and random
+samplers through ``study.ask``/``study.tell`` on an in-memory study; SMAC3, Nevergrad and HEBO
+in :mod:`llmhpo.bench.external_peers` (optional: a peer whose package is missing is skipped).
 """
 
 from __future__ import annotations
@@ -13,17 +14,36 @@ from typing import Any, Protocol
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.space import SearchSpace
 
-__all__ = ["AskTell", "PEERS", "SLOW_CONTENDERS", "all_contenders", "make_contender"]
+__all__ = [
+    "AskTell", "PEERS", "OPTUNA_PEERS", "OTHER_PEERS", "VARIANTS", "BASELINES",
+    "SLOW_CONTENDERS", "all_contenders", "available", "make_contender",
+]
 
 # peer name -> Optuna sampler class name
-PEERS: dict[str, str] = {
+OPTUNA_PEERS: dict[str, str] = {
     "optuna-tpe": "TPESampler",
     "optuna-gp": "GPSampler",
     "optuna-random": "RandomSampler",
+    "optuna-cmaes": "CmaEsSampler",
 }
-# Contenders that fit a Gaussian process at every step (0.2-1 s per suggestion on
-# 2 cores); the full run may give them fewer seeds.
-SLOW_CONTENDERS: frozenset[str] = frozenset({"bo", "optuna-gp"})
+# peers outside Optuna: name -> (pip package, what it runs)
+OTHER_PEERS: dict[str, tuple[str, str]] = {
+    "smac": ("smac", "SMAC3's HyperparameterOptimizationFacade (random-forest BO)"),
+    "ngopt": ("nevergrad", "Nevergrad's NGOpt portfolio"),
+    "hebo": ("HEBO", "HEBO (Cowen-Rivers et al. 2022)"),
+}
+PEERS: dict[str, str] = {**OPTUNA_PEERS, **{k: v[1] for k, v in OTHER_PEERS.items()}}
+# llmhpo optimizers run with non-default parameters: name -> (optimizer, parameters)
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "soo-rand": ("soo", {"randomize": True}),
+    "bamsoo-rand": ("bamsoo", {"randomize": True}),
+    "bo-noisy": ("bo", {"noisy": True}),
+}
+# baselines that are not optimizers: the centre of the box, evaluated once
+BASELINES: tuple[str, ...] = ("centre",)
+# Contenders that fit a model at every step (0.2-1 s per suggestion on 2 cores); the full
+# run may give them fewer seeds.
+SLOW_CONTENDERS: frozenset[str] = frozenset({"bo", "bo-noisy", "optuna-gp", "smac", "hebo"})
 # Initial-design parameters of the model-based contenders (ours and Optuna's), all 10 by default.
 _INIT_PARAMS = ("n_init", "n_startup_trials")
 
@@ -44,19 +64,32 @@ class AskTell(Protocol):
 
 
 def all_contenders() -> list[str]:
-    """Every llmhpo optimizer, then every peer."""
+    """Every llmhpo optimizer, its bench variants, the baselines, then every peer."""
     from llmhpo.optimizers import OPTIMIZERS
 
-    return list(OPTIMIZERS) + list(PEERS)
+    return list(OPTIMIZERS) + list(VARIANTS) + list(BASELINES) + list(PEERS)
+
+
+def available(name: str) -> bool:
+    """Whether contender ``name`` can run here (a peer's package is importable)."""
+    import importlib.util
+
+    if name in OTHER_PEERS:
+        module = {"smac": "smac", "ngopt": "nevergrad", "hebo": "hebo"}[name]
+        return importlib.util.find_spec(module) is not None
+    return True
 
 
 class _LLMHPORun:
-    def __init__(self, name: str, space: SearchSpace, seed: int, budget: int) -> None:
+    def __init__(
+        self, name: str, space: SearchSpace, seed: int, budget: int,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         from llmhpo.optimizers import get_optimizer
 
         cls = get_optimizer(name)
         params = inspect.signature(cls.__init__).parameters
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(extra or {})
         # Optimizers whose design depends on the budget get it (LHS size, SOO/MADS budget).
         if "budget" in params:
             kwargs["budget"] = budget
@@ -65,6 +98,8 @@ class _LLMHPORun:
         for name_ in _INIT_PARAMS:
             if name_ in params:
                 kwargs[name_] = initial_design_size(budget)
+        if "n_workers" in params:
+            kwargs.setdefault("n_workers", 1)
         self.opt = cls(space, seed=seed, **kwargs)
         self._pending: Any = None
 
@@ -78,16 +113,43 @@ class _LLMHPORun:
     def tell(self, value: float | None) -> None:
         self.opt.tell(self._pending, value)
 
+    def recommend(self) -> dict[str, Any] | None:
+        """The optimizer's incumbent (a noise-aware model's choice where it has one)."""
+        return self.opt.recommend()
+
+    def close(self) -> None:
+        close = getattr(self.opt, "close", None)
+        if close is not None:
+            close()
+
+
+class _CentreRun:
+    """The centre of the box (the decoded point (0.5, ..., 0.5)), evaluated once: what any
+    method that starts there gets for free."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        import numpy as np
+
+        self._params: dict[str, Any] | None = space.decode(np.full(space.dim, 0.5))
+
+    def ask(self) -> dict[str, Any] | None:
+        params, self._params = self._params, None
+        return params
+
+    def tell(self, value: float | None) -> None:
+        pass
+
 
 class _OptunaRun:
     def __init__(self, name: str, space: SearchSpace, seed: int, budget: int) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        cls = getattr(optuna.samplers, PEERS[name])
+        cls = getattr(optuna.samplers, OPTUNA_PEERS[name])
         kwargs: dict[str, Any] = {}
         for name_ in _INIT_PARAMS:
-            if name_ in inspect.signature(cls.__init__).parameters:
+            # CMA-ES keeps its own start-up default (1 trial): it has no random design
+            if name != "optuna-cmaes" and name_ in inspect.signature(cls.__init__).parameters:
                 kwargs[name_] = initial_design_size(budget)
         sampler = cls(seed=seed, **kwargs)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
@@ -107,12 +169,28 @@ class _OptunaRun:
             self.study.tell(self._trial, value)
 
 
-def make_contender(name: str, space: SearchSpace, seed: int, budget: int) -> AskTell:
-    """A fresh run of contender ``name`` on ``space`` (raises if it cannot be built)."""
+def make_contender(
+    name: str, space: SearchSpace, seed: int, budget: int, noisy: bool = False
+) -> AskTell:
+    """A fresh run of contender ``name`` on ``space`` (raises if it cannot be built).
+
+    ``noisy`` tells ``auto`` that the task is noisy (as a user states it in the config); the
+    other contenders are run as they are.
+    """
+    from llmhpo.bench import external_peers
     from llmhpo.optimizers import OPTIMIZERS
 
-    if name in PEERS:
+    if name in OPTUNA_PEERS:
         return _OptunaRun(name, space, seed, budget)
+    if name in OTHER_PEERS:
+        return external_peers.make(name, space, seed, budget, initial_design_size(budget))
+    if name in VARIANTS:
+        base, extra = VARIANTS[name]
+        return _LLMHPORun(base, space, seed, budget, extra)
+    if name == "centre":
+        return _CentreRun(space)
+    if name == "auto":
+        return _LLMHPORun(name, space, seed, budget, {"noisy": noisy})
     if name in OPTIMIZERS:
         return _LLMHPORun(name, space, seed, budget)
     raise InvalidConfigError(

@@ -18,16 +18,24 @@ def _norm_curves(runs: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
 
     bounds = task_bounds(runs)
     out: dict[str, dict[str, np.ndarray]] = {}
+    from llmhpo.bench.metrics import instance_key
+
     for (task, cont), grp in runs[runs["status"] != "error"].groupby(["task", "contender"]):
-        if task not in bounds:
+        curves, spans = [], []
+        for c, seed in zip(grp["curve"], grp["seed"], strict=True):
+            key = instance_key(str(task), seed)
+            if key in bounds:
+                curves.append([math.nan if v is None else v for v in json.loads(c)])
+                spans.append(bounds[key])
+        if not curves:
             continue
-        lo, hi = bounds[task]
-        curves = [[math.nan if v is None else v for v in json.loads(c)] for c in grp["curve"]]
         n = min(len(c) for c in curves)
         if n == 0:
             continue
         arr = np.array([c[:n] for c in curves], dtype=float)
-        arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+        lo = np.array([b[0] for b in spans])[:, None]
+        hi = np.array([b[1] for b in spans])[:, None]
+        arr = np.where(hi > lo, (arr - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
         out.setdefault(str(task), {})[str(cont)] = np.nan_to_num(arr, nan=1.0)
     return out
 

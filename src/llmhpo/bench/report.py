@@ -34,7 +34,10 @@ def _fmt(v: object, pct: bool = False, digits: int = 3) -> str:
 
 
 def _is_ours(name: str) -> bool:
-    return not name.startswith(_OURS_EXCLUDE)
+    """An llmhpo optimizer or one of its bench variants (not a peer, not a baseline)."""
+    from llmhpo.bench.peers import PEERS
+
+    return name not in PEERS and name != "centre" and not name.startswith(_OURS_EXCLUDE)
 
 
 def best_line(table: pd.DataFrame, budget: int) -> str:
@@ -44,8 +47,8 @@ def best_line(table: pd.DataFrame, budget: int) -> str:
         return f"- budget {budget}: no runs"
     best = t.iloc[0]
     ours = t[t["contender"].map(_is_ours) & (t["contender"] != "random")]
-    line = (f"- **budget {budget}**: best overall **{best['contender']}** (mean normalized "
-            f"regret {_fmt(best['norm_regret'])}")
+    line = (f"- budget {budget}: lowest mean normalized regret **{best['contender']}** "
+            f"({_fmt(best['norm_regret'])}")
     if "mean_rank" in t and not math.isnan(float(best.get("mean_rank", math.nan))):
         line += f", mean rank {_fmt(best['mean_rank'], digits=2)}"
     line += ")"
@@ -61,7 +64,45 @@ def best_line(table: pd.DataFrame, budget: int) -> str:
     return line
 
 
-def suite_section(runs: pd.DataFrame, suite: str, budgets: Sequence[int]) -> str:
+def stats_lines(
+    sub: pd.DataFrame, budgets: Sequence[int], suite: str, out_dir: Path | None = None
+) -> list[str]:
+    """Per budget, the tested verdict over the blocks where every contender ran, and, when
+    some contenders ran on fewer seeds, over the contenders that ran on every seed; plus a
+    critical-difference diagram per budget (when ``out_dir`` is given)."""
+    from llmhpo.bench.metrics import long_table, normalized_regret, task_bounds
+    from llmhpo.bench.stats import plot_cd, verdict
+
+    long = long_table(sub, budgets)
+    if long.empty:
+        return []
+    long = long.assign(regret=normalized_regret(long, task_bounds(sub)).values)
+    seeds = long.groupby("contender")["seed"].nunique()
+    full = [str(c) for c in seeds.index if seeds[c] == seeds.max()]
+    lines: list[str] = []
+    for b in budgets:
+        v = verdict(long, b)
+        if v is None:
+            continue
+        lines.append(f"- **budget {b}**, all {len(v.ranks)} contenders: {v.sentence()}")
+        if out_dir is not None:
+            png = plot_cd(v, Path(out_dir) / f"cd_{suite}_{b}.png",
+                          f"{suite}, budget {b}: mean rank over {v.n_blocks} (task, seed) "
+                          "blocks; bars = not significantly different (Wilcoxon-Holm)")
+            lines.append(f"  ![cd {suite} {b}]({png.name})")
+        if 1 < len(full) < len(seeds):
+            vf = verdict(long[long["contender"].isin(full)], b)
+            if vf is not None:
+                lines.append(f"- **budget {b}**, the {len(full)} contenders run on every seed: "
+                             f"{vf.sentence()}")
+    if lines:
+        lines.append("")
+    return lines
+
+
+def suite_section(
+    runs: pd.DataFrame, suite: str, budgets: Sequence[int], out_dir: Path | None = None
+) -> str:
     """The markdown of one suite: a table per budget and the "which is best" lines."""
     from llmhpo.bench.metrics import summary_table
     from llmhpo.bench.suites import get_task
@@ -86,7 +127,9 @@ def suite_section(runs: pd.DataFrame, suite: str, budgets: Sequence[int]) -> str
         lines.append("")
     if table.empty:
         return "\n".join(lines + ["No finished runs.", ""])
-    lines += ["Which is best (lowest mean normalized regret):", ""]
+    lines += ["Which is best (statistics: docs/bench.md, \"Statistics\"):", ""]
+    lines += stats_lines(sub, budgets, suite, out_dir)
+    lines += ["Lowest mean normalized regret (descriptive, no test):", ""]
     lines += [best_line(table, b) for b in budgets] + [""]
     head = ("| contender | mean norm. regret | mean rank | beats random | beats optuna-tpe | "
             "median change vs random | mean change vs random | ms / suggestion | runs |")
@@ -157,11 +200,11 @@ def write_report(
         "optimizer's own time per "
         "suggestion (ask only). Definitions: docs/bench.md.", "",
     ]
-    for suite in ("synthetic", "ml", "llm"):
+    for suite in ("synthetic", "debiased", "noisy", "ml", "llm"):
         sub = runs[runs["suite"] == suite]
         if sub.empty:
             continue
-        parts.append(suite_section(runs, suite, budgets))
+        parts.append(suite_section(runs, suite, budgets, out))
         if (sub["status"] != "error").any():
             png = plot_suite(sub, suite, out / f"convergence_{suite}.png")
             parts += [f"![{suite} convergence]({png.name})", ""]

@@ -54,17 +54,22 @@ class Job:
         return (self.task, self.contender, self.seed, self.budget)
 
 
-@functools.cache
-def _task(name: str) -> Any:
-    from llmhpo.bench.suites import get_task
+@functools.lru_cache(maxsize=64)
+def _task(name: str, seed: int) -> Any:
+    """The task of a run: its seed's instance in a per-seed suite, else the fixed task."""
+    from llmhpo.bench.suites import PER_SEED_SUITES, get_task, suite_of
 
-    return get_task(name)
+    return get_task(name, seed if suite_of(name) in PER_SEED_SUITES else None)
 
 
 def run_one(job: Job, checkpoints: Sequence[int] = ()) -> dict[str, Any]:
     """Run ``job`` and return its CSV row; a contender that raises gives ``status="error"``.
 
     An objective that raises counts as a failed evaluation (told as ``None``), not an error.
+    On a noisy task (``task.true_value``), the curve is the noise-free value of the
+    contender's incumbent after each evaluation: its ``recommend()`` where it has one (a
+    noise-aware model's choice), else the configuration of lowest observed loss; it is not a
+    running minimum (a lucky draw can replace a better incumbent).
     """
     from llmhpo.bench.peers import make_contender
     from llmhpo.objectives.base import TrialContext
@@ -74,13 +79,17 @@ def run_one(job: Job, checkpoints: Sequence[int] = ()) -> dict[str, Any]:
     ask_ms: list[float] = []
     eval_s = 0.0
     status, error = "ok", ""
+    true_curve: list[float] = []
+    run: Any = None
     # Numerical warnings of GP fits and capped sklearn fits would drown the progress log;
     # the outcome of every run is in its row.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            task = _task(job.task)
-            run = make_contender(job.contender, task.space, job.seed, job.budget)
+            task = _task(job.task, job.seed)
+            run = make_contender(job.contender, task.space, job.seed, job.budget,
+                                 noisy=task.true_value is not None)
+            incumbent = _Incumbent(task.true_value) if task.true_value is not None else None
             while len(values) < job.budget:
                 t0 = time.perf_counter()
                 params = run.ask()
@@ -100,9 +109,21 @@ def run_one(job: Job, checkpoints: Sequence[int] = ()) -> dict[str, Any]:
                 eval_s += time.perf_counter() - t0
                 values.append(value)
                 run.tell(value)
+                if incumbent is not None:
+                    true_curve.append(incumbent.update(run, params, value))
         except Exception as exc:  # noqa: BLE001 - record the error and go on with the others
             status, error = "error", f"{type(exc).__name__}: {exc}"[:500]
-    curve = incumbent_curve(values, job.budget) if status != "error" else []
+        finally:
+            close = getattr(run, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+    if status == "error":
+        curve: list[float] = []
+    elif true_curve:
+        curve = true_curve + [true_curve[-1]] * (job.budget - len(true_curve))
+    else:
+        curve = incumbent_curve(values, job.budget)
     best_at = {str(b): curve[b - 1] for b in checkpoints if curve and b <= len(curve)}
     return {
         "suite": job.suite, "task": job.task, "contender": job.contender, "seed": job.seed,
@@ -114,6 +135,28 @@ def run_one(job: Job, checkpoints: Sequence[int] = ()) -> dict[str, Any]:
         "ask_ms": json.dumps([round(t, 3) for t in ask_ms]),
         "eval_s": round(eval_s, 4), "wall_s": round(time.perf_counter() - t_start, 4),
     }
+
+
+class _Incumbent:
+    """The noise-free value of a run's incumbent on a noisy task (cached per configuration)."""
+
+    def __init__(self, true_value: Callable[..., float]) -> None:
+        self._true_value = true_value
+        self._cache: dict[str, float] = {}
+        self._best: tuple[float, dict[str, Any]] | None = None
+
+    def update(self, run: Any, params: dict[str, Any], value: float | None) -> float:
+        if value is not None and (self._best is None or value < self._best[0]):
+            self._best = (value, params)
+        rec = run.recommend() if hasattr(run, "recommend") else None
+        if rec is None:
+            rec = None if self._best is None else self._best[1]
+        if rec is None:
+            return math.nan
+        key = json.dumps(rec, sort_keys=True, default=str)
+        if key not in self._cache:
+            self._cache[key] = float(self._true_value(rec))
+        return self._cache[key]
 
 
 def _value(result: Any, metric: str | None) -> float | None:

@@ -4,6 +4,12 @@
   :func:`llmhpo.objectives.get_function`.
 * ``ml``: seed 003's HPOBench spaces on scikit-learn's bundled datasets
   (:mod:`llmhpo.bench.sklearn_tasks`).
+* ``debiased``: COCO/BBOB-style instances drawn per seed (random shift and rotation of the
+  optimum inside the box; functions whose optimum is far from the centre, reflected per seed),
+  :mod:`llmhpo.bench.instances`. Task ``rs_<function>``.
+* ``noisy``: de-biased synthetic instances with heteroscedastic noise (``noisy_<function>``)
+  and ML tasks cross-validated on a random split per evaluation (``noisy_<model>-<data>``).
+  Incumbents are scored by their noise-free value.
 * ``llm``: the LoRA fine-tuning objective (optional; skipped when unavailable).
 """
 
@@ -35,10 +41,26 @@ ML_TASKS: list[str] = [
 ]
 ML_EXTRA_TASKS: list[str] = [f"mlp-{d}" for d in ("iris", "wine", "breast_cancer", "digits")]
 LLM_TASKS: list[str] = ["lora"]
+DEBIASED_FUNCTIONS: list[str] = [
+    "branin", "himmelblau", "rosenbrock", "ackley", "quadratic_illcond", "hartmann6",
+    "rosenbrock5", "ackley5", "styblinski_tang", "styblinski_tang5", "schwefel", "michalewicz",
+]
+DEBIASED_TASKS: list[str] = [f"rs_{f}" for f in DEBIASED_FUNCTIONS]
+NOISY_TASKS: list[str] = [
+    "noisy_branin", "noisy_rosenbrock", "noisy_hartmann6", "noisy_ackley5",
+    "noisy_styblinski_tang", "noisy_svm-wine", "noisy_lr-iris", "noisy_rf-iris",
+]
+#: suites whose task instance depends on the seed (normalized per (task, seed))
+PER_SEED_SUITES = ("debiased", "noisy")
 
-SUITES: dict[str, list[str]] = {"synthetic": SYNTHETIC_TASKS, "ml": ML_TASKS, "llm": LLM_TASKS}
+SUITES: dict[str, list[str]] = {
+    "synthetic": SYNTHETIC_TASKS, "debiased": DEBIASED_TASKS, "noisy": NOISY_TASKS,
+    "ml": ML_TASKS, "llm": LLM_TASKS,
+}
 QUICK_TASKS: dict[str, list[str]] = {
     "synthetic": ["branin", "shifted_rosenbrock", "hartmann6"],
+    "debiased": ["rs_branin", "rs_styblinski_tang"],
+    "noisy": ["noisy_branin", "noisy_svm-wine"],
     "ml": ["svm-wine", "rf-iris"],
     "llm": LLM_TASKS,
 }
@@ -55,6 +77,8 @@ class Task:
         space: the search space.
         optimum: the optimal value, or a lower bound of it (reference of relative changes).
         metric: the key of the objective's value when it returns a dict of metrics.
+        true_value: for a noisy objective, the noise-free value of a configuration (the
+            incumbent is scored with it); ``None`` for a deterministic one.
     """
 
     name: str
@@ -63,20 +87,44 @@ class Task:
     space: SearchSpace
     optimum: float
     metric: str | None = None
+    true_value: Callable[..., float] | None = None
 
 
 def suite_of(name: str) -> str:
     """The suite a task name belongs to."""
     if name in LLM_TASKS:
         return "llm"
+    if name.startswith("rs_"):
+        return "debiased"
+    if name.startswith("noisy_"):
+        return "noisy"
     if name in ML_TASKS or name in ML_EXTRA_TASKS or "-" in name:
         return "ml"
     return "synthetic"
 
 
-def get_task(name: str) -> Task:
-    """Build the task ``name`` (raises :class:`InvalidConfigError` for an unknown name)."""
+def get_task(name: str, seed: int | None = None) -> Task:
+    """Build the task ``name``; ``seed`` draws the instance of a per-seed suite (``debiased``,
+    ``noisy``; ``None``: the untransformed function). Raises :class:`InvalidConfigError` for
+    an unknown name."""
     suite = suite_of(name)
+    if suite == "debiased":
+        from llmhpo.bench.instances import SyntheticInstance
+
+        inst = SyntheticInstance(_function_name(name.removeprefix("rs_")), seed)
+        return Task(name, suite, inst, inst.space(), inst.optimum)
+    if suite == "noisy":
+        from llmhpo.bench.instances import NoisyCV, NoisySynthetic, SyntheticInstance
+
+        base = name.removeprefix("noisy_")
+        if "-" in base:
+            from llmhpo.bench.sklearn_tasks import get_task as sk_task
+
+            cv = NoisyCV(sk_task(base), 0 if seed is None else seed)
+            return Task(name, suite, cv, cv.space(), cv.optimum, true_value=cv.true_value)
+        noisy = NoisySynthetic(SyntheticInstance(_function_name(base), seed))
+        return Task(name, suite, noisy, noisy.space(), noisy.optimum,
+                    true_value=noisy.true_value)
     if suite == "synthetic":
         from llmhpo.objectives import get_function
 
@@ -88,6 +136,13 @@ def get_task(name: str) -> Task:
         t = sk_task(name)
         return Task(name, suite, t, t.space(), t.optimum)
     return _lora_task()
+
+
+def _function_name(name: str) -> str:
+    from llmhpo.objectives import get_function
+
+    get_function(name)  # raises InvalidConfigError for an unknown function
+    return name
 
 
 #: The ``lora`` task: the built-in model and data, validation loss after 10 steps, no accuracy

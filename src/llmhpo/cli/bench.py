@@ -13,7 +13,7 @@ from llmhpo.exceptions import InvalidConfigError
 __all__ = ["register"]
 
 QUICK_CONTENDERS = [
-    "random", "lhs", "soo", "bamsoo", "mads", "tpe", "optuna-tpe", "optuna-random",
+    "random", "centre", "lhs", "soo", "bamsoo", "mads", "tpe", "auto", "optuna-tpe",
 ]
 
 
@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
         description="Run every (task, contender, seed) once to the largest budget, append "
         "each run to runs.csv (resumable), then write summary.md and convergence plots.",
     )
-    p.add_argument("--suite", default="all", choices=["synthetic", "ml", "llm", "all"])
+    p.add_argument("--suite", default="all",
+                   choices=["synthetic", "debiased", "noisy", "ml", "llm", "all"])
     p.add_argument("--budgets", default=None, help="checkpoints, e.g. 10,30,50 (default; "
                    "quick: 10,20); runs go to the largest")
     p.add_argument("--seeds", type=int, default=None, help="seeds per task (default 20; quick 3)")
@@ -59,7 +60,7 @@ def _record_command(path: Any, command: str) -> None:
 def _main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from llmhpo.bench.peers import SLOW_CONTENDERS, all_contenders
+    from llmhpo.bench.peers import SLOW_CONTENDERS, all_contenders, available
     from llmhpo.bench.report import write_report
     from llmhpo.bench.runner import Job, run_benchmark
     from llmhpo.bench.suites import suite_tasks
@@ -82,12 +83,18 @@ def _main(args: argparse.Namespace) -> int:
     bad = [c for c in contenders if c not in known]
     if bad:
         raise InvalidConfigError(f"unknown contender(s) {bad}, expected some of {known}")
+    missing = [c for c in contenders if not available(c)]
+    if missing:
+        print(f"llmhpo bench: note: skipping {', '.join(missing)} (package not installed; "
+              "see docs/bench.md)", file=sys.stderr)
+        contenders = [c for c in contenders if c not in missing]
     if "random" not in contenders:
         print("llmhpo bench: note: without 'random' the vs-random metrics are left out",
               file=sys.stderr)
-    suites = ["synthetic", "ml", "llm"] if args.suite == "all" else [args.suite]
+    suites = (["synthetic", "debiased", "noisy", "ml", "llm"] if args.suite == "all"
+              else [args.suite])
     if args.quick and args.suite == "all":
-        suites = ["synthetic", "ml"]
+        suites = ["synthetic", "debiased", "ml"]  # noisy: see docs/bench.md (CI time)
     tasks = _csv_list(args.tasks)
     budget = budgets[-1]
     jobs: list[Job] = []

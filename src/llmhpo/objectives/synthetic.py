@@ -133,6 +133,19 @@ def _hartmann6(x: np.ndarray) -> float:
     return float(-np.sum(_H6_ALPHA * np.exp(-inner)))
 
 
+def _styblinski_tang(x: np.ndarray) -> float:
+    return float(0.5 * np.sum(x**4 - 16 * x**2 + 5 * x))
+
+
+def _schwefel(x: np.ndarray) -> float:
+    return float(418.9828872724338 * len(x) - np.sum(x * np.sin(np.sqrt(np.abs(x)))))
+
+
+def _michalewicz(x: np.ndarray) -> float:
+    i = np.arange(1, len(x) + 1)
+    return float(-np.sum(np.sin(x) * np.sin(i * x**2 / math.pi) ** 20))
+
+
 def _box(lo: float, hi: float, d: int) -> tuple[tuple[float, float], ...]:
     return tuple((lo, hi) for _ in range(d))
 
@@ -154,6 +167,25 @@ def _base(name: str, dim: int | None) -> SyntheticFunction:
             ((0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573),),
         )
     d = dim or 2
+    # Optima far from the centre of the box, asymmetric around it (Surjanovic & Bingham's
+    # library of test functions): a poor centre, so a centre start gets nothing for free.
+    if name == "styblinski_tang":
+        return SyntheticFunction(
+            f"styblinski_tang{d}" if d != 2 else "styblinski_tang", _box(-5, 5, d),
+            _styblinski_tang, -39.16616570377142 * d, (tuple([-2.903534027771177] * d),),
+        )
+    if name == "schwefel":
+        return SyntheticFunction(
+            f"schwefel{d}" if d != 2 else "schwefel", _box(-500, 500, d), _schwefel,
+            0.0, (tuple([420.9687463] * d),),
+        )
+    if name == "michalewicz":
+        if d != 2:
+            raise InvalidConfigError("michalewicz is defined here in 2 dimensions only")
+        return SyntheticFunction(
+            "michalewicz", _box(0, math.pi, 2), _michalewicz, -1.8013034100985532,
+            ((2.202905520, 1.570796327),),
+        )
     if name == "rosenbrock":
         return SyntheticFunction(f"rosenbrock{d}" if d != 2 else "rosenbrock", _box(-2, 2, d),
                                  _rosenbrock, 0.0, (tuple([1.0] * d),))
@@ -183,7 +215,7 @@ _SHIFTS = {
 
 FUNCTIONS: list[str] = [
     "branin", "himmelblau", "rosenbrock", "ackley", "quadratic", "quadratic_illcond",
-    "hartmann6",
+    "hartmann6", "styblinski_tang", "schwefel", "michalewicz",
 ] + [f"shifted_{n}" for n in _SHIFTS]
 
 
@@ -196,7 +228,8 @@ def get_function(name: str, dim: int | None = None) -> SyntheticFunction:
     shifted = name.startswith("shifted_")
     base = name.removeprefix("shifted_")
     stem = base.rstrip("0123456789")
-    if stem != base and stem in ("rosenbrock", "ackley", "quadratic", "quadratic_illcond"):
+    if stem != base and stem in ("rosenbrock", "ackley", "quadratic", "quadratic_illcond",
+                                 "styblinski_tang", "schwefel"):
         dim = int(base[len(stem):])
         base = stem
     f = _base(base, dim)

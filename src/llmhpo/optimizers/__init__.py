@@ -36,6 +36,7 @@ OPTIMIZERS: dict[str, str] = {
     "mads": "llmhpo.optimizers.mads:MADSOptimizer",
     "tpe": "llmhpo.optimizers.tpe:TPEOptimizer",
     "bilevel_bo": "llmhpo.optimizers.bilevel:BilevelBOOptimizer",
+    "auto": "llmhpo.optimizers.auto:AutoOptimizer",
 }
 
 

@@ -17,7 +17,20 @@ import numpy as np
 
 from llmhpo._imports import require
 
-__all__ = ["fit_gp", "posterior_mean_std", "seeded_torch", "derive_seed", "to_tensor"]
+__all__ = [
+    "fit_gp", "posterior_mean_std", "seeded_torch", "derive_seed", "to_tensor",
+    "hyperparameters",
+]
+
+# state-dict prefixes of the GP's own hyperparameters (not the outcome transform's statistics,
+# which belong to the data they were computed on)
+_HYPER_PREFIXES = ("likelihood.", "mean_module.", "covar_module.")
+
+
+def hyperparameters(model: Any) -> dict[str, Any]:
+    """The fitted hyperparameters of a model from :func:`fit_gp` (to warm-start the next fit)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if k.startswith(_HYPER_PREFIXES)}
 
 
 def _torch() -> Any:
@@ -51,7 +64,13 @@ def to_tensor(x: np.ndarray | Sequence[Sequence[float]]) -> Any:
 
 
 def fit_gp(
-    x: np.ndarray, y: np.ndarray, *, seed: int | None = None, noise: float | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int | None = None,
+    noise: float | None = None,
+    init: dict[str, Any] | None = None,
+    optimize: bool = True,
 ) -> Any:
     """Fit BoTorch's ``SingleTaskGP`` (its default Matern-5/2 ARD kernel).
 
@@ -63,6 +82,12 @@ def fit_gp(
         noise: ``None`` to infer the observation noise (BoTorch's default); a number to fix
             the noise variance at ``noise`` times the variance of ``y`` (a near-interpolating
             GP, as BaMSOO's analysis assumes for deterministic objectives).
+        init: hyperparameters of a previous fit (:func:`hyperparameters`) to start the
+            optimization of the marginal likelihood from. One more point moves the optimum
+            little, so L-BFGS needs a fraction of the iterations of a cold start (measured:
+            fitting was 72 % of a BO suggestion at 30 trials on hartmann6).
+        optimize: ``False`` with ``init``: keep those hyperparameters and only condition the
+            GP on the data (one Cholesky factorization instead of an L-BFGS run).
 
     Returns:
         The fitted model in eval mode; its posterior is in the units of ``y``.
@@ -93,8 +118,13 @@ def fit_gp(
             scale = float(np.var(y)) if y.size > 1 and np.var(y) > 0 else 1.0
             yvar = torch.full_like(train_y, noise * scale)
         model = SingleTaskGP(train_x, train_y, train_Yvar=yvar, outcome_transform=Standardize(m=1))
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        fit_gpytorch_mll(mll)
+        if init:
+            own = model.state_dict()
+            usable = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
+            model.load_state_dict(usable, strict=False)
+        if optimize or not init:
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            fit_gpytorch_mll(mll)
     model.eval()
     return model
 

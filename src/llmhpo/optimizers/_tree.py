@@ -198,10 +198,11 @@ class PartitionTree:
         """SOO's selection of one sweep (minimization).
 
         For each depth ``h = 0 .. min(depth(T), h_max)``, take the leaf of lowest score at
-        that depth (ties: lowest id, or the random priority of a randomized tree) and keep it if its score is ``<= v_min``, the lowest
-        score kept at a smaller depth in this sweep (Munos 2011 writes ``f >= v_max`` for
-        maximization). Only leaves that exist when the sweep starts compete, so that the
-        children of all selected nodes can be evaluated in parallel.
+        that depth (ties: lowest id, or the random priority of a randomized tree) and keep it
+        if its score is ``<= v_min``, the lowest score kept at a smaller depth in this sweep
+        (Munos 2011 writes ``f >= v_max`` for maximization). Only leaves that exist when the
+        sweep starts compete, so that the children of all selected nodes can be evaluated in
+        parallel.
         """
         leaves = self.leaves()
         if not leaves:

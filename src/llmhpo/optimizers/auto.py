@@ -1,0 +1,188 @@
+"""``auto``: a portfolio that picks an optimizer from the problem, and switches when it stalls.
+
+The rules come from what ``llmhpo bench`` measured (docs/bench.md, "Which optimizer does
+``auto`` pick, and why"); they are not guesses:
+
+* **noisy** objective (``noisy=True``): BO-GP with the noise-aware acquisition (qLogNEI) and
+  the model's incumbent (``bo`` with ``noisy=True``).
+* **every variable real** (floats, linear or log), at most :data:`MAX_DIM_TREE` of them:
+  **BaMSOO** (the best or statistically tied-best mean rank on the fixed and the de-biased
+  synthetic suites at 10, 30 and 50 evaluations, and on the SVM tasks).
+* otherwise (integers, powers of two, ordinals, categoricals, or a higher dimension): **TPE**
+  (the best mean rank on the ML suite at 30 and 50 evaluations, where spaces mix integers).
+* **fallback**: when the first choice is exhausted (SOO's tree or MADS' mesh used up, its
+  budget spent before the study's), ``auto`` goes on with TPE, told every observation so
+  far. An optional stall rule (``stall_fraction``) also switches when the best loss has not
+  improved over the last ``max(stall_min, stall_fraction * budget)`` evaluations; it is off
+  by default because it hurt where it was tried: on branin (seed 0, 40 evaluations) BaMSOO
+  went 17 evaluations without improving before reaching 0.431, and switching to TPE after 12
+  ended at 0.771.
+
+The choice and the reason are recorded in every suggestion's attributes (``auto_choice``,
+``auto_reason``) and in :meth:`get_config`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
+from llmhpo.space import SearchSpace
+
+__all__ = ["AutoOptimizer", "choose", "MAX_DIM_TREE"]
+
+#: the largest dimension the bench measured BaMSOO on (rosenbrock5, ackley5, styblinski_tang5
+#: and hartmann6); above it, ``auto`` does not use the tree
+MAX_DIM_TREE = 6
+
+
+def choose(
+    space: SearchSpace, *, budget: int | None = None, n_workers: int = 1, noisy: bool = False
+) -> tuple[str, dict[str, Any], str]:
+    """The first optimizer of ``auto``: ``(name, parameters, reason)``."""
+    kinds = set(space.kinds)
+    if noisy:
+        return "bo", {"noisy": True}, "noisy objective: noise-aware BO-GP (qLogNEI)"
+    if kinds <= {"real"} and space.dim <= MAX_DIM_TREE:
+        kw: dict[str, Any] = {} if budget is None else {"budget": budget}
+        return "bamsoo", kw, f"{space.dim} real variable(s): BaMSOO"
+    why = "discrete variables" if kinds - {"real"} else f"{space.dim} variables"
+    return "tpe", {}, f"{why}: TPE"
+
+
+class AutoOptimizer(BaseOptimizer):
+    """Pick an optimizer from the space, budget, workers and noise; fall back to TPE on a stall.
+
+    Args:
+        space: the search space.
+        budget: the study's number of trials (sizes BaMSOO's budget and the stall window).
+        n_workers: parallel workers (``ask(n)`` batches are supported by every choice).
+        noisy: the objective is noisy (repeated evaluations of one point differ).
+        stall_fraction: the stall window as a share of the budget; ``None`` (default): no
+            stall rule, switch only when the first choice is exhausted.
+        stall_min: the smallest stall window, in evaluations (default 10).
+        seed: seed of the chosen optimizers.
+    """
+
+    name: ClassVar[str] = "auto"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        batch=True, warm_start=True, deterministic=True, may_exhaust=False
+    )
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        budget: int | None = None,
+        n_workers: int = 1,
+        noisy: bool = False,
+        stall_fraction: float | None = None,
+        stall_min: int = 10,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(space, seed=seed)
+        if budget is not None and (not isinstance(budget, (int, np.integer)) or budget < 1):
+            raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
+        if not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
+            raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
+        if not isinstance(noisy, bool):
+            raise ValueError(f"noisy must be true or false, got {noisy!r}")
+        if stall_fraction is not None and not 0 < float(stall_fraction) <= 1:
+            raise ValueError(f"stall_fraction must be in (0, 1], got {stall_fraction!r}")
+        if not isinstance(stall_min, (int, np.integer)) or stall_min < 1:
+            raise ValueError(f"stall_min must be a positive integer, got {stall_min!r}")
+        self.budget = None if budget is None else int(budget)
+        self.n_workers = int(n_workers)
+        self.noisy = noisy
+        self.stall_fraction = None if stall_fraction is None else float(stall_fraction)
+        self.stall_min = int(stall_min)
+        self.choice, kwargs, self.reason = choose(
+            space, budget=self.budget, n_workers=self.n_workers, noisy=noisy
+        )
+        self._inner = _build(self.choice, space, seed, kwargs)
+        self._switched = False
+
+    @property
+    def inner(self) -> BaseOptimizer:
+        """The optimizer ``auto`` currently delegates to."""
+        return self._inner
+
+    def _stall_window(self) -> int:
+        fraction = self.stall_fraction or 1.0
+        return max(self.stall_min, math.ceil(fraction * (self.budget or 50)))
+
+    def _stalled(self) -> bool:
+        if self.stall_fraction is None:
+            return False
+        values = [o.value for o in self.observations]
+        window = self._stall_window()
+        if len(values) <= window or self._pending:
+            return False
+        ok_before = [v for v in values[:-window] if v is not None]
+        ok_recent = [v for v in values[-window:] if v is not None]
+        return bool(ok_before) and (not ok_recent or min(ok_recent) >= min(ok_before))
+
+    def _switch(self) -> None:
+        old = self._inner
+        self._inner = _build("tpe", self.space, self.seed, {})
+        for o in self.observations:
+            self._inner.tell_not_asked(o.params, o.value)
+        why = ("exhausted" if not self._stalled()
+               else f"no improvement in {self._stall_window()} evaluations")
+        self.reason += f"; {why}: TPE"
+        self.choice = "tpe"
+        self._switched = True
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()
+
+    def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        if not self._switched and self.choice != "tpe" and self._stalled():
+            self._switch()
+        out = self._inner.ask(n)
+        if not out and not self._inner.pending and not self._switched:
+            self._switch()  # the first choice is exhausted (its tree or budget is used up)
+            out = self._inner.ask(n)
+        return [
+            (s.x, {**s.attrs, "auto_choice": self.choice, "auto_reason": self.reason,
+                   "inner_id": s.id})
+            for s in out
+        ]
+
+    def _tell(self, obs: Observation, suggestion: Suggestion | None) -> None:
+        inner_id = None if suggestion is None else suggestion.attrs.get("inner_id")
+        if inner_id is not None and int(inner_id) in {s.id for s in self._inner.pending}:
+            self._inner.tell(int(inner_id), obs.value)
+        else:
+            attrs = {k: v for k, v in obs.attrs.items()
+                     if k not in ("auto_choice", "auto_reason", "inner_id")}
+            self._inner.tell_not_asked(obs.params, obs.value, attrs if not self._switched
+                                       and obs.attrs.get("auto_choice") == self.choice
+                                       else None)
+
+    def _cancel(self, suggestion_id: int) -> None:
+        live = {int(s.attrs["inner_id"]) for s in self._pending.values() if "inner_id" in s.attrs}
+        for s in self._inner.pending:
+            if s.id not in live:
+                self._inner.cancel(s)
+
+    def recommend(self) -> dict[str, Any] | None:
+        return self._inner.recommend()
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+    def _config(self) -> dict[str, Any]:
+        return {"budget": self.budget, "n_workers": self.n_workers, "noisy": self.noisy,
+                "stall_fraction": self.stall_fraction, "stall_min": self.stall_min}
+
+
+def _build(name: str, space: SearchSpace, seed: int | None, kwargs: dict[str, Any]) -> Any:
+    from llmhpo.optimizers import make_optimizer
+
+    return make_optimizer(name, space, seed=seed, **kwargs)
