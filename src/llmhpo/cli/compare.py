@@ -1,8 +1,11 @@
 """``llmhpo compare``: judge the tuned models side by side in a browser.
 
+With a run configuration, the answers missing for the current candidates and prompts are
+generated first (stored ones are reused); with a storage, the stored answers are served.
+
 Usage::
 
-    llmhpo compare run.yaml                 # generate sample answers if needed, then serve
+    llmhpo compare run.yaml                 # generate missing sample answers, then serve
     llmhpo compare runs/study.db --port 8765
     llmhpo compare run.yaml --judge-url http://127.0.0.1:8000/v1 --judge-model qwen --judge-n 30
 """
@@ -23,13 +26,13 @@ def _run(args: argparse.Namespace) -> int:
 
     study, cfg = open_target(args.target, args.study)
     stored = get_answers(study)
-    if args.generate or stored is None:
-        objective = load_objective(args.objective, cfg)
-        if objective is None:
-            raise InvalidConfigError(
-                f"study {study.study_name!r} has no sample answers yet; pass its run "
-                "configuration (not the storage) so that llmhpo compare can generate them"
-            )
+    objective = load_objective(args.objective, cfg)
+    if objective is None and (args.generate or stored is None):
+        raise InvalidConfigError(
+            f"study {study.study_name!r} has no sample answers yet; pass its run "
+            "configuration (not the storage) so that llmhpo compare can generate them"
+        )
+    if objective is not None:  # generate what is missing (new best trials, other prompts)
         from llmhpo.compare.answers import collect_answers
 
         workdir = args.workdir or ((cfg or {}).get("execution") or {}).get("workdir")

@@ -203,6 +203,8 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
                         time_limit=ex_cfg.trial_timeout)
     finally:
         executor.shutdown()
+    if hasattr(reference_objective, "sample_answers") and ex_cfg.workdir is not None:
+        _sample_answers(study, reference_objective, ex_cfg.workdir, show_progress)
     _print_results(study, cfg, has_references or bool(extra), out)
     return study
 
@@ -271,6 +273,22 @@ def _extra_references(cfg: RunConfig, space: Any, objective: Any) -> dict[str, d
     for name, params in (cfg.references or {}).items():
         extra[name] = dict(params)
     return extra
+
+
+def _sample_answers(study: Any, objective: Any, workdir: str, show_progress: bool) -> None:
+    """Answers of the base, default and 2 best models to 5 held-out prompts, for the report
+    and ``llmhpo compare`` (kept adapters are loaded, nothing is trained again when they are
+    on disk). A failure here is reported and the run still ends with its results."""
+    from llmhpo.compare.answers import collect_answers
+
+    if study.best_trial is None:
+        return
+    try:
+        collect_answers(study, objective, top_k=2, n_prompts=5, workdir=workdir,
+                        stream=sys.stderr if show_progress else False)
+    except Exception as exc:  # noqa: BLE001 - the study's results matter more than samples
+        print(f"[llmhpo] sample answers not generated: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
 
 
 def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -> None:

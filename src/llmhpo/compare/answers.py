@@ -101,4 +101,12 @@ def collect_answers(
         _logger.info("answers of %s in %.1f s", c["label"], time.monotonic() - t0)
         record = {"prompts": prompts, "candidates": cands}
         set_answers(study, record)  # after each candidate: an interruption loses nothing
+    # trials no longer among the best (a resumed study) leave, unless people judged them
+    from llmhpo.compare.store import get_votes
+
+    voted = {k for j in ("human", "llm") for v in get_votes(study, j) for k in (v["a"], v["b"])}
+    wanted = {c["key"] for c in specs} | voted
+    if prompts is not None and set(cands) - wanted:
+        set_answers(study, {"prompts": prompts,
+                            "candidates": {k: c for k, c in cands.items() if k in wanted}})
     return get_answers(study) or {"prompts": prompts or [], "candidates": cands}

@@ -495,8 +495,10 @@ class LoRAObjective:
 
     @_quiet
     def evaluate_reference(self, params: Mapping[str, Any] | None, ctx: Any) -> dict[str, Any]:
-        """Metrics of a reference: ``None`` = the base model without fine-tuning."""
-        return self._run(params, ctx, save=False)
+        """Metrics of a reference: ``None`` = the base model without fine-tuning. A trained
+        reference's adapter is saved in ``ctx.workdir`` like a trial's (when adapters are
+        saved), so its sample answers (``llmhpo compare``, the report) need no retraining."""
+        return self._run(params, ctx, save=True)
 
     @_quiet
     def assess(
