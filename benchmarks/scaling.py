@@ -104,13 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if "ray" in args.kinds:
-        import ray
-
-        ray.init(num_cpus=max(args.workers), include_dashboard=False, log_to_driver=False)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.kinds:
+            if kind == "ray":  # started only now: its idle daemons would slow the other runs
+                import ray
+
+                ray.init(num_cpus=max(args.workers), include_dashboard=False,
+                         log_to_driver=False)
             base = None
             for n in args.workers:
                 row = run_one(kind, n, args.trials_per_worker * n, Path(tmp))
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                     row["speedup"] = row["trials_per_s"] / base
                     row["target_0.9N"] = 0.9 * n
                     row["meets_target"] = row["speedup"] >= 0.9 * n
+                row["load_average_1min"] = os.getloadavg()[0]
                 rows.append(row)
                 print(
                     f"{kind:8s} N={n}: {row['trials']} trials, {row['trials_per_s']:.2f} "
@@ -126,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"(target {0.9 * n:.1f}), wall {row['wall_s']:.1f} s",
                     flush=True,
                 )
-    if "ray" in args.kinds:
-        ray.shutdown()
+            if kind == "ray":
+                ray.shutdown()
     result = {
         "sleep_s": args.sleep,
         "trials_per_worker": args.trials_per_worker,

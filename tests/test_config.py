@@ -173,3 +173,23 @@ def test_recheck_and_references_keys_are_validated():
     ):
         with pytest.raises(InvalidConfigError, match=match):
             load_config({**base, **bad})
+
+
+def test_execution_resources_and_heartbeat_keys_are_validated():
+    base = {"objective": {"type": "synthetic", "name": "branin"}}
+    cfg = load_config({**base, "execution": {
+        "executor": "ray", "n_workers": 2, "ray_address": "127.0.0.1:6379",
+        "resources_per_trial": {"cpu": 2, "gpu": 0.5, "a100": 1},
+        "heartbeat_interval": 5, "grace_period": 30}})
+    assert cfg.execution.resources_per_trial == {"cpu": 2, "gpu": 0.5, "a100": 1}
+    assert (cfg.execution.heartbeat_interval, cfg.execution.grace_period) == (5, 30)
+    bad = [
+        ({"executor": "process", "resources_per_trial": {"a100": 1}}, "custom resources"),
+        ({"executor": "process", "resources_per_trial": {"gpu": 0.5}}, "whole number"),
+        ({"resources_per_trial": {"gpu": -1}}, "non-negative"),
+        ({"heartbeat_interval": 0}, "heartbeat_interval"),
+        ({"heartbeat_interval": 10, "grace_period": 5}, "more than heartbeat_interval"),
+    ]
+    for execution, words in bad:
+        with pytest.raises(InvalidConfigError, match=words):
+            load_config({**base, "execution": execution})
