@@ -59,6 +59,7 @@ def run_one(kind: str, n: int, budget: int, workdir: Path) -> dict[str, Any]:
     name = f"{kind}-{n}"
     study = create_study(SPACE, optimizer="random", storage=url, study_name=name, budget=budget)
     t0 = time.perf_counter()
+    cpu0 = _driver_cpu(kind)
     if kind == "process":
         study.optimize(sleep_objective, n_workers=n, executor="process")
     elif kind == "ray":
@@ -78,8 +79,24 @@ def run_one(kind: str, n: int, budget: int, workdir: Path) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown kind {kind!r}")
     wall = time.perf_counter() - t0
+    cpu = _driver_cpu(kind) - cpu0
     rate, n_done = _throughput(url, name)
-    return {"kind": kind, "workers": n, "trials": n_done, "trials_per_s": rate, "wall_s": wall}
+    return {
+        "kind": kind, "workers": n, "trials": n_done, "trials_per_s": rate, "wall_s": wall,
+        # the driver(s)' own CPU time per trial (bookkeeping: claims, storage, dispatch);
+        # for `drivers` it includes each driver process's start-up (imports)
+        "driver_cpu_ms_per_trial": 1000 * cpu / n_done,
+    }
+
+
+def _driver_cpu(kind: str) -> float:
+    """CPU seconds of the driver: this process, or (``drivers``) the finished driver processes
+    (the process pool's workers are children too, so they are not counted there)."""
+    import resource
+
+    who = resource.RUSAGE_CHILDREN if kind == "drivers" else resource.RUSAGE_SELF
+    use = resource.getrusage(who)
+    return use.ru_utime + use.ru_stime
 
 
 def _driver(url: str, name: str, budget: int) -> None:
@@ -125,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{kind:8s} N={n}: {row['trials']} trials, {row['trials_per_s']:.2f} "
                     f"trials/s, speedup {row.get('speedup', float('nan')):.2f} "
-                    f"(target {0.9 * n:.1f}), wall {row['wall_s']:.1f} s",
+                    f"(target {0.9 * n:.1f}), wall {row['wall_s']:.1f} s, driver CPU "
+                    f"{row['driver_cpu_ms_per_trial']:.0f} ms/trial",
                     flush=True,
                 )
             if kind == "ray":

@@ -189,14 +189,16 @@ class StudyStorage:
         """One trial, read back from the storage."""
         return _to_trial(self.storage.get_trial(trial_id))
 
-    def running_trials(self) -> list[tuple[int, int, dict[str, Any] | None]]:
-        """``(number, trial_id, driver)`` of every RUNNING trial (``driver`` None if unknown)."""
-        return [
+    def snapshot(self) -> tuple[list[Trial], list[tuple[int, int, dict[str, Any] | None]]]:
+        """Every trial, and ``(number, trial_id, driver)`` of the RUNNING ones (``driver``
+        None if unknown), from one read of the storage."""
+        raw = self.storage.get_all_trials(self.study_id, deepcopy=False)
+        running = [
             (t.number, t._trial_id, t.system_attrs.get(_PREFIX + "driver"))
-            for t in self.storage.get_all_trials(
-                self.study_id, deepcopy=False, states=(OptunaState.RUNNING,)
-            )
+            for t in raw
+            if t.state == OptunaState.RUNNING
         ]
+        return [_to_trial(t) for t in raw], running
 
     def trial_ids(self) -> dict[int, int]:
         """number -> trial_id."""

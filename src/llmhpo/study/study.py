@@ -356,15 +356,21 @@ class Study:
         if not replay and can_learn:
             self.optimizer.set_foreign_pending(foreign)
 
-    def _reclaim(self, *, at_start: bool = False) -> int:
+    def _reclaim(
+        self,
+        running: list[tuple[int, int, dict[str, Any] | None]],
+        *,
+        at_start: bool = False,
+    ) -> int:
         """Mark the RUNNING trials of drivers that are gone as INTERRUPTED; returns how many.
 
         A trial run under a heartbeat is reclaimed only when its driver's process is gone from
         this machine or its heartbeat is older than the grace period. A trial written without
         one (the ask/tell API, older versions) is reclaimed when a driver starts ``optimize``,
-        as before several drivers were supported. Call with the claim lock held.
+        as before several drivers were supported. ``running``: ``(number, trial_id, driver)``
+        of the RUNNING trials (:meth:`StudyStorage.snapshot`). Call with the claim lock held.
         """
-        running = [r for r in self._records.running_trials() if r[0] not in self._pending]
+        running = [r for r in running if r[0] not in self._pending]
         if not running:
             return 0
         beating = any((d or {}).get("heartbeat") for _, _, d in running)
@@ -389,8 +395,9 @@ class Study:
         results and running points, ask it and write the new trials as RUNNING.
         """
         with claim_lock(self._records.storage, self._records.study_id):
-            self._reclaim()
-            trials = self.trials
+            trials, running = self._records.snapshot()
+            if self._reclaim(running):
+                trials = self.trials
             k = min(n, total - _n_used(trials))
             if k <= 0:
                 return []
@@ -493,7 +500,7 @@ class Study:
                 f"{heartbeat_interval!r} and {grace_period!r}"
             )
         with claim_lock(self._records.storage, self._records.study_id):
-            self._reclaim(at_start=True)
+            self._reclaim(self._records.snapshot()[1], at_start=True)
         owns_executor = executor is None or isinstance(executor, str)
         ex = default_executor(executor, n_workers)
         loop = TrialLoop(
