@@ -71,7 +71,8 @@ def run_one(kind: str, n: int, budget: int, workdir: Path) -> dict[str, Any]:
         finally:
             ex.shutdown()
     elif kind == "drivers":
-        cmd = [sys.executable, __file__, "--driver", url, name, str(budget)]
+        sleep = os.environ["LLMHPO_BENCH_SLEEP"]
+        cmd = [sys.executable, __file__, "--driver", url, name, str(budget), "--sleep", sleep]
         procs = [subprocess.Popen(cmd) for _ in range(n)]
         codes = [p.wait() for p in procs]
         if any(codes):
