@@ -25,6 +25,7 @@ The choice and the reason are recorded in every suggestion's attributes (``auto_
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -109,6 +110,13 @@ class AutoOptimizer(BaseOptimizer):
     def inner(self) -> BaseOptimizer:
         """The optimizer ``auto`` currently delegates to."""
         return self._inner
+
+    def set_foreign_pending(
+        self, points: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+    ) -> None:
+        """Other drivers' running points reach the optimizer that proposes (several drivers)."""
+        super().set_foreign_pending(points)
+        self._inner.set_foreign_pending(points)
 
     def _stall_window(self) -> int:
         fraction = self.stall_fraction or 1.0
