@@ -22,6 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.validation import (
+    bad_value,
+    check_choice,
+    check_int,
+    check_mapping,
+    check_number,
+    check_storage_url,
+    check_str,
+    one_line,
+    short_repr,
+)
 
 __all__ = ["RunConfig", "ExecutionConfig", "load_config", "default_config_path"]
 
@@ -53,6 +64,10 @@ _EXEC_KEYS = {
     "grace_period",
 }
 _RECHECK_KEYS = {"top_k", "seeds"}
+_MAX_CONFIG_BYTES = 1_000_000
+#: The largest budget a config may ask for (a design of this many points fits in memory).
+MAX_BUDGET = 1_000_000
+MAX_WORKERS = 1024
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class ExecutionConfig:
 
     n_workers: int = 1
     executor: str | None = None  # inline (1 worker) / process (several) when None
-    trial_timeout: float | None = None
+    trial_timeout: float | str | None = None  # seconds, or "auto" (see cli.run.auto_time_limit)
     workdir: str | None = None
     # per trial: {cpu: 2, gpu: 1, <custom Ray resource>: 1}; gpu also with the process pool
     resources_per_trial: dict[str, float] | None = None
@@ -102,10 +117,8 @@ class RunConfig:
             return get_preset(self.space)
         if isinstance(self.space, Mapping):
             return SearchSpace.from_dict(self.space)
-        raise InvalidSearchSpaceError(
-            f"config key 'space': got {self.space!r}, expected a preset name or a mapping "
-            "of variables"
-        )
+        raise bad_value(_key("space"), self.space, "a preset name or a mapping of variables",
+                        InvalidSearchSpaceError)
 
     def with_overrides(self, **kw: Any) -> RunConfig:
         """A copy with the non-None keyword values replaced (``n_workers`` etc. too)."""
@@ -123,30 +136,25 @@ def default_config_path() -> Path:
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
-    """Load a run configuration from a YAML file or a dict."""
+    """Load a run configuration from a YAML file or a dict.
+
+    Raises :class:`InvalidConfigError` (one line, naming the key, the bad value and what was
+    expected) for anything malformed: unreadable or non-UTF-8 files, invalid YAML, duplicate
+    keys, unknown keys, values of the wrong type or range.
+    """
     origin = None
     if isinstance(source, Mapping):
         data: Any = dict(source)
     else:
-        import yaml
-
         path = Path(source)
-        if not path.is_file():
-            raise InvalidConfigError(f"config file {str(path)!r} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            detail = " ".join(str(exc).split())  # one line: YAML errors span several
-            raise InvalidConfigError(
-                f"config file {str(path)!r} is not valid YAML: {detail}"
-            ) from None
+        data = _read_yaml(path, "config file")
         origin = str(path)
     if not isinstance(data, Mapping):
-        raise InvalidConfigError(f"a config must be a mapping of keys, got {type(data).__name__}")
-    unknown = sorted(set(data) - _TOP_KEYS)
+        raise bad_value("config", data, "a mapping of keys (study_name, objective, ...)")
+    unknown = sorted(str(k) for k in set(data) - _TOP_KEYS)
     if unknown:
         raise InvalidConfigError(
-            f"unknown config key(s) {unknown}; expected some of {sorted(_TOP_KEYS)}"
+            f"unknown config key(s) {short_repr(unknown)}; expected some of {sorted(_TOP_KEYS)}"
         )
     if "objective" not in data:
         raise InvalidConfigError(
@@ -157,18 +165,15 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
     if isinstance(optimizer, str):
         optimizer = {"name": optimizer}
     if not isinstance(optimizer, Mapping) or "name" not in optimizer:
-        raise InvalidConfigError(
-            f"optimizer must be a name or a mapping with 'name', got {optimizer!r}"
-        )
-    kw["optimizer"] = dict(optimizer)
+        raise bad_value(_key("optimizer"), optimizer, "a name or a mapping with 'name'")
+    kw["optimizer"] = check_mapping(_key("optimizer"), optimizer)
     objective = kw["objective"]
     if not isinstance(objective, Mapping) or "type" not in objective:
-        raise InvalidConfigError(f"objective must be a mapping with a 'type', got {objective!r}")
-    kw["objective"] = dict(objective)
+        raise bad_value(_key("objective"), objective, "a mapping with a 'type'")
+    kw["objective"] = check_mapping(_key("objective"), objective)
     execution = kw.pop("execution", None) or {}
-    if not isinstance(execution, Mapping):
-        raise InvalidConfigError(f"execution must be a mapping, got {execution!r}")
-    bad = sorted(set(execution) - _EXEC_KEYS)
+    execution = check_mapping(_key("execution"), execution)
+    bad = sorted(str(k) for k in set(execution) - _EXEC_KEYS)
     if bad:
         raise InvalidConfigError(
             f"unknown execution key(s) {bad}; expected some of {sorted(_EXEC_KEYS)}"
@@ -190,33 +195,91 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
     return _validate(cfg)
 
 
-def _validate(cfg: RunConfig) -> RunConfig:
-    def bad(key: str, value: Any, expected: str) -> InvalidConfigError:
-        return InvalidConfigError(f"config key {key!r}: got {value!r}, expected {expected}")
+def _read_yaml(path: Path, what: str) -> Any:
+    """Parse a YAML file safely, refusing duplicate keys; every failure is one error line."""
+    if path.is_dir():
+        raise bad_value(what, str(path), "a YAML file, not a directory")
+    if not path.is_file():
+        raise InvalidConfigError(f"{what} {str(path)!r} does not exist")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidConfigError(f"{what} {str(path)!r} cannot be read: {exc.strerror}") from None
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise bad_value(f"{what} {str(path)!r}", f"{len(raw)} bytes",
+                        f"at most {_MAX_CONFIG_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidConfigError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}: "
+            f"{raw[exc.start:exc.start + 1]!r})"
+        ) from None
+    try:
+        return load_yaml_text(text)
+    except InvalidConfigError as exc:
+        raise InvalidConfigError(f"{what} {str(path)!r}: {exc}") from None
 
-    if not isinstance(cfg.study_name, str) or not cfg.study_name:
-        raise bad("study_name", cfg.study_name, "a non-empty string")
-    if not isinstance(cfg.storage, str) or not cfg.storage:
-        raise bad("storage", cfg.storage, "a database URL such as sqlite:///llmhpo.db")
-    if cfg.direction not in (None, "minimize", "maximize"):
-        raise bad("direction", cfg.direction, "'minimize' or 'maximize'")
-    if cfg.metric is not None and not isinstance(cfg.metric, str):
-        raise bad("metric", cfg.metric, "a metric name")
-    if isinstance(cfg.budget, bool) or not isinstance(cfg.budget, int) or cfg.budget < 1:
-        raise bad("budget", cfg.budget, "a positive integer")
-    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
-        raise bad("seed", cfg.seed, "a non-negative integer")
+
+def load_yaml_text(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate mapping keys (the later one silently won)."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            try:
+                dup = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the constructor below says so
+                continue
+            if dup:
+                raise InvalidConfigError(
+                    f"duplicate key {short_repr(key)} (line {key_node.start_mark.line + 1}); "
+                    "expected each key once"
+                )
+        return loader.construct_mapping(node, deep=deep)
+
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InvalidConfigError(f"not valid YAML: {one_line(str(exc), 300)}") from None
+    except RecursionError:
+        raise InvalidConfigError("not valid YAML: nested too deeply") from None
+
+
+def _key(name: str) -> str:
+    return f"config key {name!r}"
+
+
+def _validate(cfg: RunConfig) -> RunConfig:
+    def bad(key: str, value: Any, expected: str) -> Exception:
+        return bad_value(_key(key), value, expected)
+
+    check_str(_key("study_name"), cfg.study_name)
+    if len(cfg.study_name) > 200 or any(ord(c) < 32 for c in cfg.study_name):
+        raise bad_value(_key("study_name"), cfg.study_name,
+                        "at most 200 printable characters")
+    check_str(_key("storage"), cfg.storage, what="a database URL such as sqlite:///llmhpo.db")
+    if cfg.direction is not None:
+        check_choice(_key("direction"), cfg.direction, ["minimize", "maximize"])
+    check_str(_key("metric"), cfg.metric, none_ok=True, what="a metric name")
+    check_int(_key("budget"), cfg.budget, low=1, high=MAX_BUDGET)
+    check_int(_key("seed"), cfg.seed, low=0, high=2**32 - 1)
     ex = cfg.execution
-    if isinstance(ex.n_workers, bool) or not isinstance(ex.n_workers, int) or ex.n_workers < 1:
-        raise bad("execution.n_workers", ex.n_workers, "a positive integer")
-    if ex.executor not in (None, "inline", "process", "ray"):
-        raise bad("execution.executor", ex.executor, "one of inline, process, ray")
-    if ex.trial_timeout is not None and (
-        isinstance(ex.trial_timeout, bool)
-        or not isinstance(ex.trial_timeout, (int, float))
-        or ex.trial_timeout <= 0
-    ):
-        raise bad("execution.trial_timeout", ex.trial_timeout, "a positive number of seconds")
+    check_int(_key("execution.n_workers"), ex.n_workers, low=1, high=MAX_WORKERS)
+    if ex.executor is not None:
+        check_choice(_key("execution.executor"), ex.executor, ["inline", "process", "ray"])
+    if ex.trial_timeout != "auto":
+        check_number(_key("execution.trial_timeout"), ex.trial_timeout, low=0, low_open=True,
+                     none_ok=True, what="a positive number of seconds, auto")
+    check_str(_key("execution.workdir"), ex.workdir, none_ok=True, what="a directory path")
+    check_str(_key("report"), cfg.report, none_ok=True, what="a directory path")
     res = ex.resources_per_trial
     if res is not None:
         if not isinstance(res, Mapping) or not all(
@@ -250,10 +313,15 @@ def _validate(cfg: RunConfig) -> RunConfig:
                   f"more than heartbeat_interval ({ex.heartbeat_interval} s)")
     ws = cfg.warm_start
     if ws is not None and not (
-        isinstance(ws, str)
-        or (isinstance(ws, Mapping) and "study" in ws and set(ws) <= {"study", "storage"})
+        (isinstance(ws, str) and ws.strip())
+        or (
+            isinstance(ws, Mapping)
+            and isinstance(ws.get("study"), str)
+            and set(ws) <= {"study", "storage"}
+            and isinstance(ws.get("storage", ""), str)
+        )
     ):
-        raise bad("warm_start", ws, "a CSV path or {study: NAME, storage: URL}")
+        raise bad_value(_key("warm_start"), ws, "a CSV path or {study: NAME, storage: URL}")
     ml = cfg.mlflow
     if ml is not None and not (
         isinstance(ml, (bool, str))
@@ -281,12 +349,11 @@ def _validate(cfg: RunConfig) -> RunConfig:
         recheck_seeds(rc.get("seeds"))  # raises naming the bad value
     from llmhpo.objectives.registry import OBJECTIVE_TYPES
 
-    if cfg.objective.get("type") not in OBJECTIVE_TYPES:
-        raise bad("objective.type", cfg.objective.get("type"), f"one of {sorted(OBJECTIVE_TYPES)}")
+    check_choice(_key("objective.type"), cfg.objective.get("type"), sorted(OBJECTIVE_TYPES))
     from llmhpo.optimizers import OPTIMIZERS
 
-    if cfg.optimizer.get("name") not in OPTIMIZERS:
-        raise bad("optimizer.name", cfg.optimizer.get("name"), f"one of {sorted(OPTIMIZERS)}")
+    check_choice(_key("optimizer.name"), cfg.optimizer.get("name"), sorted(OPTIMIZERS))
+    check_storage_url(cfg.storage, key=_key("storage"))
     if cfg.space is not None:
         cfg.build_space()  # raises naming the variable, the bad value and what was expected
     return cfg

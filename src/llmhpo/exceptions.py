@@ -14,7 +14,9 @@ __all__ = [
     "UnknownSuggestionError",
     "DuplicatedStudyError",
     "StudyNotFoundError",
+    "IncompleteStudyError",
     "OptionalDependencyError",
+    "StorageError",
     "TrialInfeasible",
     "LLMHPOWarning",
 ]
@@ -54,8 +56,16 @@ class StudyNotFoundError(LLMHPOError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class IncompleteStudyError(StudyNotFoundError):
+    """The study's creation was interrupted (its driver killed) before it was usable."""
+
+
 class OptionalDependencyError(LLMHPOError, ImportError):
     """A feature needs an optional dependency that is not installed."""
+
+
+class StorageError(LLMHPOError, RuntimeError):
+    """A storage (database) cannot be opened or used."""
 
 
 class TrialInfeasible(LLMHPOError, RuntimeError):

@@ -172,7 +172,7 @@ def _alive(pid: int) -> bool:
     [
         ({"command": []}, "non-empty list of strings"),
         ({"command": ["a", 3]}, "non-empty list of strings"),
-        ({"command": ["a"], "timeout": 0}, "positive number, got 0"),
+        ({"command": ["a"], "timeout": 0}, "objective.timeout: got 0, expected a positive number"),
         ({"cmd": ["a"]}, "'command' (required)"),
     ],
 )

@@ -171,7 +171,7 @@ def test_depth_limit():
 
 
 def test_bad_parameters_are_named():
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(ValueError, match=r"optimizer.k: got .*, expected an integer >= 2"):
         SOOOptimizer(unit_square(), k=1)
     with pytest.raises(ValueError, match="h_max"):
         SOOOptimizer(unit_square(), h_max="log")

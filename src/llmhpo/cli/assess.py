@@ -80,7 +80,7 @@ def open_target(target: str, study_name: str | None = None) -> tuple[Any, dict[s
             f"{target!r} is neither a run configuration (.yaml) nor an existing storage file"
         )
     if study_name is None:
-        names = [s.study_name for s in open_storage(storage).get_all_studies()]
+        names = [s.study_name for s in open_storage(storage, create=False).get_all_studies()]
         if len(names) != 1:
             raise StudyNotFoundError(
                 f"{storage!r} holds {len(names)} studies {names}; choose one with --study"

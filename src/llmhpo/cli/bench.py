@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.validation import check_output_dir
 
 __all__ = ["register"]
 
@@ -73,10 +74,18 @@ def _main(args: argparse.Namespace) -> int:
                                  f"{args.budgets!r}") from None
     if not budgets or budgets[0] < 1:
         raise InvalidConfigError(f"--budgets must be positive, got {args.budgets!r}")
+    if not 1 <= args.workers <= 256:
+        raise InvalidConfigError(f"--workers: got {args.workers}, expected an integer in "
+                                 "[1, 256]")
+    if budgets[-1] > 100_000:
+        raise InvalidConfigError(f"--budgets: got {budgets[-1]}, expected at most 100000")
+    if args.seeds is not None and args.seeds > 10_000:
+        raise InvalidConfigError(f"--seeds: got {args.seeds}, expected at most 10000")
+    check_output_dir("--out", args.out)
     seeds = args.seeds if args.seeds is not None else (3 if args.quick else 20)
     slow_seeds = args.slow_seeds if args.slow_seeds is not None else seeds
     if seeds < 1 or slow_seeds < 0:
-        raise InvalidConfigError(f"--seeds must be >= 1, got {seeds}")
+        raise InvalidConfigError(f"--seeds: got {seeds}, expected an integer >= 1")
     known = all_contenders()
     contenders = _csv_list(args.optimizers) or (
         [c for c in QUICK_CONTENDERS if c in known] if args.quick else known)

@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from llmhpo.exceptions import StudyNotFoundError
+from llmhpo.exceptions import IncompleteStudyError, StudyNotFoundError
+from llmhpo.validation import check_output_file
 
 __all__ = ["register", "resolve_study"]
 
@@ -52,7 +53,7 @@ def _study_names(storage: str) -> list[str]:
 
     if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).exists():
         raise StudyNotFoundError(f"no database at {storage!r}")
-    return [s.study_name for s in open_storage(storage).get_all_studies()]
+    return [s.study_name for s in open_storage(storage, create=False).get_all_studies()]
 
 
 def resolve_study(storage: str, name: str | None) -> Any:
@@ -77,7 +78,11 @@ def _status(args: argparse.Namespace) -> int:
     if not names:
         print(f"no study in {storage}")
     for n in names:
-        study = resolve_study(storage, n)
+        try:
+            study = resolve_study(storage, n)
+        except IncompleteStudyError as exc:
+            print(f"{n}: {exc}")
+            continue
         trials = [t for t in study.trials if not t.warm_start]
         counts = Counter(t.state.value for t in trials)
         best = study.best_trial
@@ -125,6 +130,8 @@ def _best(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_file("--output", args.output)  # before anything is opened
     storage, name = _storage_and_name(args)
     study = resolve_study(storage, name)
     if args.output:

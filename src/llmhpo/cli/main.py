@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from llmhpo.exceptions import LLMHPOError
+from llmhpo.validation import one_line
 
 # Modules providing subcommands, in the order shown by --help. A module that fails to import
 # (an optional extra missing) does not break the others.
@@ -27,10 +30,20 @@ SUBCOMMANDS = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with llmhpo's error form: one ``llmhpo: error:`` line, exit status 2
+    (argparse prints its usage first; ``--help`` still shows it)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("llmhpo").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"llmhpo: error: {where}{one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from llmhpo import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="llmhpo", description="Hyperparameter optimization of LLM fine-tuning."
     )
     parser.add_argument("--version", action="version", version=f"llmhpo {__version__}")
@@ -60,11 +73,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LLMHPOError as exc:
-        print(f"llmhpo: error: {exc}", file=sys.stderr)
+        print(f"llmhpo: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file or directory the command was given cannot be used
+        where = f": {exc.filename!r}" if exc.filename else ""
+        print(f"llmhpo: error: {one_line(exc.strerror or str(exc))}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("llmhpo: interrupted; finished trials are saved, re-run to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: say so on one line; the traceback on request
+        if os.environ.get("LLMHPO_TRACEBACK"):
+            raise
+        print(
+            f"llmhpo: internal error: {type(exc).__name__}: {one_line(str(exc), 500)} "
+            "(a bug in llmhpo; set LLMHPO_TRACEBACK=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _setup_logging(verbose: bool) -> None:

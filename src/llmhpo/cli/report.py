@@ -17,7 +17,12 @@ __all__ = ["register"]
 def _run(args: argparse.Namespace) -> int:
     from llmhpo.cli.assess import _csv, open_target
     from llmhpo.reporting.report import summary_text, write_report
+    from llmhpo.validation import bad_value, check_output_dir
 
+    if args.out:
+        check_output_dir("--out", args.out)
+    if args.top_k < 1:
+        raise bad_value("--top-k", args.top_k, "a positive integer")
     study, _ = open_target(args.target, args.study)
     tests = _csv(args.test_metrics)
     metrics = _csv(args.metrics) or []

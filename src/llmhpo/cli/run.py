@@ -56,8 +56,29 @@ def _main(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         cfg = replace(cfg, recheck=None)
-    run_config(cfg, show_progress=not args.quiet)
-    return 0
+    study = run_config(cfg, show_progress=not args.quiet)
+    return _exit_status(study)
+
+
+def _exit_status(study: Any) -> int:
+    """0 when some trial completed; else 1, with the reason on stderr (one line)."""
+    if study.best_trial is not None:
+        return 0
+    trials = [t for t in study.trials if not t.warm_start]
+    if not trials:
+        return 0  # nothing was left to run
+    from collections import Counter
+
+    counts = Counter(t.state.value for t in trials)
+    last = next((t for t in reversed(trials) if t.error), None)
+    reason = "" if last is None else (last.error or "").strip().splitlines()[-1][:300]
+    print(
+        f"llmhpo: error: no trial of study {study.study_name!r} completed "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"
+        + (f"; last error (trial {last.number}): {reason}" if last else ""),
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _optimizer_kwargs(cfg: RunConfig) -> dict[str, Any]:
@@ -82,11 +103,14 @@ def _stored_optimizer_config(cfg: RunConfig) -> dict[str, Any]:
     """The optimizer configuration stored with an existing study of the same optimizer."""
     from llmhpo.exceptions import StudyNotFoundError
     from llmhpo.study.storage import StudyStorage, open_storage
+    from llmhpo.validation import sqlite_path
 
-    if cfg.storage.startswith("sqlite:///") and not Path(cfg.storage[10:]).exists():
+    path = sqlite_path(cfg.storage)
+    if path is not None and not Path(path).exists():
         return {}  # do not create an empty database just to look
     try:
-        records = StudyStorage(open_storage(cfg.storage), cfg.study_name, create=False)
+        storage = open_storage(cfg.storage, create=False)
+        records = StudyStorage(storage, cfg.study_name, create=False)
     except StudyNotFoundError:
         return {}
     stored = records.get_attr("optimizer") or {}
@@ -121,8 +145,14 @@ def apply_objective_settings(objective: Any, optimizer: Any) -> Any:
 
 
 def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -> Any:
-    """Run the study of ``cfg`` to its budget and print the results; returns the study."""
+    """Run the study of ``cfg`` to its budget and print the results; returns the study.
+
+    Everything that every trial would fail on is checked before the storage is touched (the
+    space against the objective, the optimizer's parameters, the warm-start file, the
+    objective's own ``preflight``), so a bad config creates nothing.
+    """
     from llmhpo.objectives.registry import build_objective
+    from llmhpo.optimizers import make_optimizer
     from llmhpo.study import create_study, load_study
 
     out = out or sys.stdout
@@ -133,6 +163,18 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
             f"objective type {cfg.objective['type']!r} has no search space of its own: "
             "give one under 'space' (a preset name or {var: {type: ..., ...}})"
         )
+    objective = spec.objective
+    if hasattr(objective, "check_space"):
+        objective.check_space(space)
+    optimizer_kwargs = _optimizer_kwargs(cfg)
+    probe = make_optimizer(cfg.optimizer["name"], space, seed=cfg.seed, **optimizer_kwargs)
+    apply_objective_settings(objective, probe)  # an optimizer the objective cannot serve
+    ex_cfg = cfg.execution
+    name = executor_name(ex_cfg, objective)
+    warm_rows = _check_warm_start(cfg, space)
+    remaining = _remaining_trials(cfg)
+    if hasattr(objective, "preflight") and remaining > 0:
+        objective.preflight()  # before the storage and the reference rows: one error line
     metric = cfg.metric if cfg.metric is not None else spec.metric
     # the objective's direction belongs to its own metric; another metric's is read off its name
     implied_direction = spec.direction if metric == spec.metric else infer_direction(metric)
@@ -140,7 +182,7 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     study = create_study(
         space,
         optimizer=cfg.optimizer["name"],
-        optimizer_kwargs=_optimizer_kwargs(cfg),
+        optimizer_kwargs=optimizer_kwargs,
         direction=cfg.direction or implied_direction or "minimize",
         metric=metric,
         budget=cfg.budget,
@@ -151,19 +193,24 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     if cfg.warm_start is not None:
         ws = cfg.warm_start
         source = (
-            load_study(ws["study"], ws.get("storage", cfg.storage)) if isinstance(ws, dict) else ws
+            load_study(ws["study"], ws.get("storage", cfg.storage))
+            if isinstance(ws, dict)
+            else warm_rows
         )
         n = study.warm_start(source)
         if n:
             print(f"[llmhpo] warm start: imported {n} evaluated points", file=sys.stderr)
-    ex_cfg = cfg.execution
-    executor = build_executor(ex_cfg)
+    # no more workers than trials left to run (each process worker costs a Python start-up)
+    n_workers = max(1, min(ex_cfg.n_workers, study.budget - study.n_finished))
+    executor = build_executor(ex_cfg, name=name, n_workers=n_workers)
     # the reference rows are the plain objective (e.g. standard fine-tuning, no fusion)
     reference_objective = spec.objective
     objective = apply_objective_settings(spec.objective, study.optimizer)
     has_references = hasattr(objective, "references")
     callbacks = (
-        list(objective.study_callbacks(study)) if hasattr(objective, "study_callbacks") else []
+        list(objective.study_callbacks(study, workdir=ex_cfg.workdir))
+        if hasattr(objective, "study_callbacks")
+        else []
     )
     from llmhpo.tracking import mlflow_callback_from_config
 
@@ -171,18 +218,19 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     if tracker is not None:
         # after KeepBestAdapters: an adapter it deletes is not logged
         callbacks.append(tracker)
-    if hasattr(objective, "preflight") and study.n_finished < study.budget:
-        objective.preflight()  # before the reference rows: a bad model id is one error line
     _record_repro(study, cfg, reference_objective)
     extra = _extra_references(cfg, space, reference_objective)
     try:
         if has_references or extra:
             _reference_rows(study, reference_objective, executor, ex_cfg.workdir, show_progress,
                             extra)
+        time_limit = ex_cfg.trial_timeout
+        if time_limit == "auto":
+            time_limit = auto_time_limit(study)
         study.optimize(
             objective,
             executor=executor,
-            trial_timeout=ex_cfg.trial_timeout,
+            trial_timeout=time_limit,
             workdir=ex_cfg.workdir,
             callbacks=callbacks,
             show_progress=show_progress,
@@ -243,6 +291,105 @@ def _reference_rows(
                   if rec.get("state") == "complete" else f"{rec.get('state')}: {rec.get('error')}")
         print(f"[llmhpo] reference {i}/{len(todo)} {label}: {result} "
               f"({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+#: ``trial_timeout: auto``: this many times the wall time of the default-hyperparameter
+#: reference row (a full training run measured on this machine, under its current load)
+AUTO_TIME_LIMIT_FACTOR = 3.0
+AUTO_TIME_LIMIT_MIN_S = 60.0
+
+
+def auto_time_limit(study: Any) -> float | None:
+    """The per-trial time limit of ``trial_timeout: auto``.
+
+    A fixed wall-clock limit either wastes time (too long) or stops nearly finished trials on
+    a busy machine (on a 2-core machine shared with another process, 4 of the main job's first
+    7 trials hit a fixed 300 s at 12-19 of 20 steps). The default-hyperparameter reference row
+    trains the same number of steps, so its measured time scales with the machine's speed:
+    the limit is ``AUTO_TIME_LIMIT_FACTOR`` times it (at least ``AUTO_TIME_LIMIT_MIN_S``).
+    ``None`` (no limit) when the study has no completed reference with hyperparameters.
+    """
+    from llmhpo.reporting.references import get_references
+
+    walls = [
+        r["wall_time"]
+        for r in get_references(study).values()
+        if r.get("params") is not None and r.get("state") == "complete" and r.get("wall_time")
+    ]
+    if not walls:
+        return None
+    limit = max(AUTO_TIME_LIMIT_MIN_S, AUTO_TIME_LIMIT_FACTOR * max(walls))
+    print(
+        f"[llmhpo] time limit per trial: {limit:.0f} s ({AUTO_TIME_LIMIT_FACTOR:g} x the "
+        f"{max(walls):.0f} s of the default-hyperparameter reference run)",
+        file=sys.stderr,
+    )
+    return limit
+
+
+def executor_name(ex_cfg: Any, objective: Any) -> str:
+    """The executor to use: the configured one, else inline for one worker without a time
+    limit, else the process pool (it can stop a trial at its limit and survives a crash).
+
+    The inline executor cannot stop a running call: with a time limit it is accepted only for
+    objectives that stop themselves at ``ctx.time_left()`` (``honours_time_limit = True``,
+    e.g. LoRA fine-tuning).
+    """
+    name = ex_cfg.executor
+    if name is None:
+        if ex_cfg.n_workers == 1 and (
+            ex_cfg.trial_timeout is None or getattr(objective, "honours_time_limit", False)
+        ):
+            return "inline"
+        return "process"
+    if name == "inline" and ex_cfg.n_workers != 1:
+        raise InvalidConfigError(
+            f"config key 'execution.n_workers': got {ex_cfg.n_workers}, expected 1 with the "
+            "inline executor (it runs one trial at a time); use executor: process"
+        )
+    if (
+        name == "inline"
+        and ex_cfg.trial_timeout is not None
+        and not getattr(objective, "honours_time_limit", False)
+    ):
+        raise InvalidConfigError(
+            f"config key 'execution.trial_timeout': got {ex_cfg.trial_timeout}, expected none "
+            "with executor: inline (it cannot stop a running trial, and a crash of the "
+            "objective kills the driver); use executor: process, or drop the executor key "
+            "(process is then the default)"
+        )
+    return name
+
+
+def _check_warm_start(cfg: RunConfig, space: Any) -> Any:
+    """Read and check a warm-start CSV before anything is created; returns the rows."""
+    ws = cfg.warm_start
+    if ws is None or isinstance(ws, dict):
+        if isinstance(ws, dict):
+            from llmhpo.validation import check_storage_url
+
+            check_storage_url(ws.get("storage", cfg.storage), key="warm_start.storage",
+                              must_exist=True)
+        return None
+    from llmhpo.study import read_warm_start_csv
+
+    return read_warm_start_csv(Path(ws), space)
+
+
+def _remaining_trials(cfg: RunConfig) -> int:
+    """Trials still to run: the budget minus those a stored study of that name finished."""
+    from llmhpo.exceptions import StudyNotFoundError
+    from llmhpo.study.storage import StudyStorage, open_storage
+    from llmhpo.validation import sqlite_path
+
+    path = sqlite_path(cfg.storage)
+    if path is not None and not Path(path).exists():
+        return cfg.budget
+    try:
+        records = StudyStorage(open_storage(cfg.storage, create=False), cfg.study_name,
+                               create=False)
+    except StudyNotFoundError:
+        return cfg.budget
+    done = sum(t.state.counts_against_budget() and not t.warm_start for t in records.trials())
+    return max(0, cfg.budget - done)
 
 
 def _record_repro(study: Any, cfg: RunConfig, objective: Any) -> None:
@@ -302,7 +449,9 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
 
         text, _ = summary_text(study, fmt="markdown")
         print(text, file=out)
-        report_dir = cfg.report or f"{study.study_name}-report"
+        from llmhpo.validation import safe_filename
+
+        report_dir = cfg.report or f"{safe_filename(study.study_name)}-report"
         paths = write_report(study, report_dir)
         print(
             f"\nReport written to {report_dir}/: " + ", ".join(p.name for p in paths.values()),
@@ -321,16 +470,24 @@ def _print_results(study: Any, cfg: RunConfig, has_references: bool, out: Any) -
             print("\n" + "\n".join(warnings), file=out)
 
 
-def build_executor(ex_cfg: Any) -> Any:
+def build_executor(ex_cfg: Any, name: str | None = None, n_workers: int | None = None) -> Any:
     """The executor of an ``execution`` config section, with its per-trial resources.
 
-    Ray reserves ``resources_per_trial`` for each actor (``cpu``, ``gpu`` and custom resources);
-    the process pool gives worker ``i`` GPUs ``i*gpu ... i*gpu+gpu-1`` (``CUDA_VISIBLE_DEVICES``)
-    and ``cpu`` threads.
+    ``name`` and ``n_workers`` (default: the section's) let ``llmhpo run`` pass the executor
+    chosen by :func:`executor_name` and a pool capped at the trials left. Ray reserves
+    ``resources_per_trial`` for each actor (``cpu``, ``gpu`` and custom resources); the process
+    pool gives worker ``i`` GPUs ``i*gpu ... i*gpu+gpu-1`` (``CUDA_VISIBLE_DEVICES``) and
+    ``cpu`` threads.
     """
+    from dataclasses import replace
+
     from llmhpo.executors import make_executor
 
-    name = ex_cfg.executor or ("inline" if ex_cfg.n_workers == 1 else "process")
+    if n_workers is not None:
+        ex_cfg = replace(ex_cfg, n_workers=n_workers)
+    name = name or ex_cfg.executor or ("inline" if ex_cfg.n_workers == 1 else "process")
+    if name == "inline":
+        return make_executor(name, 1)
     res = dict(ex_cfg.resources_per_trial or {})
     if name == "ray":
         kwargs: dict[str, Any] = {

@@ -7,11 +7,38 @@ storage); an executor only runs calls and can stop one that runs too long.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Executor", "WorkerDied"]
+__all__ = ["Executor", "WorkerDied", "mark_queued", "mark_started", "started_at"]
+
+
+def mark_started(future: Future[Any]) -> None:
+    """Record on ``future`` the moment a worker began running its call (again, on a retry)."""
+    future.llmhpo_started_at = time.monotonic()  # type: ignore[attr-defined]
+
+
+#: Seconds a call may wait for its worker to start (spawn, imports) before its time limit
+#: counts from its submission anyway (a worker that never starts must not hang the study).
+STARTUP_GRACE_S = 60.0
+
+
+def mark_queued(future: Future[Any]) -> None:
+    """Record that ``future`` waits for a worker (the executor marks when one starts it)."""
+    future.llmhpo_started_at = None  # type: ignore[attr-defined]
+
+
+def started_at(future: Future[Any], submitted: float) -> float:
+    """The moment a trial's time limit counts from: when a worker began the call, for
+    executors that say so (:func:`mark_started`), so that the start-up of a worker or a retry
+    after a worker died is not charged to the trial; while the call still waits for its
+    worker, its submission plus :data:`STARTUP_GRACE_S`; for other executors its submission."""
+    if not hasattr(future, "llmhpo_started_at"):
+        return submitted
+    t = future.llmhpo_started_at
+    return submitted + STARTUP_GRACE_S if t is None else float(t)
 
 
 class WorkerDied(RuntimeError):

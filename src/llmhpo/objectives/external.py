@@ -25,25 +25,45 @@ from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.objectives.registry import ObjectiveSpec
+from llmhpo.validation import (
+    bad_value,
+    check_mapping,
+    check_number,
+    check_str,
+    check_str_list,
+    check_str_mapping,
+    one_line,
+    short_repr,
+)
 
 __all__ = ["PythonObjective", "CommandObjective", "python_from_config", "command_from_config"]
 
 # ``{identifier}``, not preceded by ``$`` (a shell variable): str.format would choke on any
 # other brace in the command (inline code, JSON arguments), so placeholders are matched alone.
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Programs that run their ``-c`` argument as shell code: a placeholder inside that argument is
+# filled shell-quoted (shlex.quote), so that a parameter value cannot inject shell syntax.
+_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox"}
 
 
 def _import_target(target: str) -> Any:
-    if not isinstance(target, str) or target.count(":") != 1:
-        raise InvalidConfigError(
-            f"target must look like 'package.module:function', got {target!r}"
-        )
+    if not isinstance(target, str) or target.count(":") != 1 or not all(target.split(":")):
+        raise bad_value("objective.target", target, "'package.module:function'")
     module, attr = target.split(":")
     try:
         obj: Any = importlib.import_module(module)
     except ImportError as exc:
         raise InvalidConfigError(
-            f"cannot import module {module!r} of target {target!r}: {exc}"
+            f"objective.target: cannot import module {module!r} of {target!r}: "
+            f"{one_line(str(exc), 300)}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
+        where = ""
+        if isinstance(exc, SyntaxError):
+            where = f" ({exc.filename}, line {exc.lineno})"
+        raise InvalidConfigError(
+            f"objective.target: importing module {module!r} of {target!r} raised "
+            f"{type(exc).__name__}{where}: {one_line(str(exc), 300)}"
         ) from None
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -65,6 +85,7 @@ class PythonObjective:
         self._fn: Any = None
         fn = _import_target(target)  # fail fast on the driver, with a clear error
         self._one_arg = _n_positional(fn) == 1 and not self.kwargs
+        _check_call(fn, target, self.kwargs, self._one_arg)
 
     def __getstate__(self) -> dict[str, Any]:
         return {
@@ -80,6 +101,25 @@ class PythonObjective:
         if self._one_arg:
             return self._fn(params)
         return self._fn(params, ctx, **self.kwargs)
+
+
+def _check_call(fn: Any, target: str, kwargs: dict[str, Any], one_arg: bool) -> None:
+    """Refuse, before any trial, keyword arguments the function does not take."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        if one_arg:
+            sig.bind({})
+        else:
+            sig.bind({}, None, **kwargs)
+    except TypeError as exc:
+        raise InvalidConfigError(
+            f"objective.kwargs: {target!r} cannot be called as "
+            f"{'fn(params)' if one_arg else 'fn(params, ctx, **kwargs)'} with kwargs "
+            f"{short_repr(sorted(kwargs))}: {exc}; its signature is {short_repr(str(sig), 200)}"
+        ) from None
 
 
 def _n_positional(fn: Any) -> int:
@@ -105,31 +145,69 @@ class CommandObjective:
         cwd: str | None = None,
     ) -> None:
         if isinstance(command, str):
-            command = shlex.split(command)
-        if not command or not all(isinstance(c, str) for c in command):
+            try:
+                command = shlex.split(command)
+            except ValueError as exc:  # an unclosed quote
+                raise bad_value("objective.command", command, f"a command line ({exc})") from None
+        self.command = check_str_list("objective.command", command)
+        self.timeout = check_number(
+            "objective.timeout", timeout, low=0, low_open=True, none_ok=True
+        )
+        self.env = check_str_mapping("objective.env", env if env is not None else {})
+        self.cwd = check_str("objective.cwd", cwd, none_ok=True, what="a directory")
+        self.placeholders = sorted(
+            {m.group(1) for part in self.command for m in _PLACEHOLDER.finditer(part)}
+        )
+
+    def check_space(self, space: Any) -> None:
+        """Refuse, before any trial, a ``{placeholder}`` that no parameter fills."""
+        known = set(space.names) | {"trial"}
+        unknown = [p for p in self.placeholders if p not in known]
+        if unknown:
             raise InvalidConfigError(
-                f"command must be a non-empty list of strings, got {command!r}"
+                f"objective.command: placeholder(s) {unknown} are not parameters of the space; "
+                f"expected some of {sorted(known)}"
             )
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise InvalidConfigError(f"command timeout must be a positive number, got {timeout!r}")
-        self.command = list(command)
-        self.timeout = timeout
-        self.env = {str(k): str(v) for k, v in (env or {}).items()}
-        self.cwd = cwd
+
+    def preflight(self) -> None:
+        """Refuse a program that does not exist or a ``cwd`` that is not a directory."""
+        import shutil
+
+        if self.cwd is not None and not os.path.isdir(self.cwd):
+            raise bad_value("objective.cwd", self.cwd, "an existing directory")
+        prog = self.command[0]
+        if "{" in prog:
+            return
+        if os.sep in prog:
+            base = os.path.join(self.cwd or "", prog)
+            if not (os.path.isfile(base) and os.access(base, os.X_OK)):
+                raise bad_value("objective.command", prog, "an executable program")
+        elif shutil.which(prog) is None:
+            raise bad_value("objective.command", prog, "a program on PATH")
 
     def _argv(self, params: Mapping[str, Any], number: int) -> list[str]:
         """Fill ``{name}`` placeholders; other braces (code, JSON, shell ``${VAR}``) stay."""
         values = {**params, "trial": number}
 
-        def fill(m: re.Match[str]) -> str:
-            if m.group(1) not in values:
-                raise InvalidConfigError(
-                    f"command placeholder {m.group(1)!r} is not a parameter; "
-                    f"known: {sorted(values)}"
-                )
-            return str(values[m.group(1)])
+        def filler(quote: bool) -> Any:
+            def fill(m: re.Match[str]) -> str:
+                if m.group(1) not in values:
+                    raise InvalidConfigError(
+                        f"command placeholder {m.group(1)!r} is not a parameter; "
+                        f"known: {sorted(values)}"
+                    )
+                text = str(values[m.group(1)])
+                return shlex.quote(text) if quote else text
 
-        return [_PLACEHOLDER.sub(fill, part) for part in self.command]
+            return fill
+
+        # In `sh -c "SCRIPT"` the script is shell code: quote the values filled into it.
+        shell = os.path.basename(self.command[0]) in _SHELLS
+        out = []
+        for i, part in enumerate(self.command):
+            in_script = shell and i > 0 and self.command[i - 1] == "-c"
+            out.append(_PLACEHOLDER.sub(filler(in_script), part))
+        return out
 
     def __call__(self, params: dict[str, Any], ctx: Any = None) -> dict[str, Any]:
         number = getattr(ctx, "number", 0)
@@ -182,9 +260,12 @@ def python_from_config(cfg: Mapping[str, Any]) -> ObjectiveSpec:
     extra = set(cfg) - {"target", "kwargs"}
     if extra or "target" not in cfg:
         raise InvalidConfigError(
-            f"a python objective takes 'target' (required) and 'kwargs'; got keys {sorted(cfg)}"
+            "a python objective takes 'target' (required) and 'kwargs'; got keys "
+            f"{sorted(map(str, cfg))}"
         )
-    return ObjectiveSpec(PythonObjective(cfg["target"], cfg.get("kwargs")))
+    kwargs = cfg.get("kwargs")
+    kwargs = {} if kwargs is None else check_mapping("objective.kwargs", kwargs)
+    return ObjectiveSpec(PythonObjective(cfg["target"], kwargs))
 
 
 def command_from_config(cfg: Mapping[str, Any]) -> ObjectiveSpec:
@@ -193,7 +274,7 @@ def command_from_config(cfg: Mapping[str, Any]) -> ObjectiveSpec:
     if extra or "command" not in cfg:
         raise InvalidConfigError(
             "a command objective takes 'command' (required), 'timeout', 'env', 'cwd'; "
-            f"got keys {sorted(cfg)}"
+            f"got keys {sorted(map(str, cfg))}"
         )
     return ObjectiveSpec(
         CommandObjective(

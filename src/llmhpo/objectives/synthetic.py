@@ -17,6 +17,7 @@ import numpy as np
 
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.space import Float, SearchSpace
+from llmhpo.validation import check_int, check_str
 
 __all__ = ["SyntheticFunction", "FUNCTIONS", "get_function"]
 
@@ -56,6 +57,24 @@ class SyntheticFunction:
 
     def __call__(self, params: dict[str, Any], ctx: Any = None) -> float:
         return self.evaluate([params[f"x{i + 1}"] for i in range(self.dim)])
+
+    def check_space(self, space: SearchSpace) -> None:
+        """Refuse, before any trial, a space that lacks a numeric ``x1..xd`` of the function."""
+        want = [f"x{i + 1}" for i in range(self.dim)]
+        missing = [n for n in want if n not in space.names]
+        if missing:
+            raise InvalidConfigError(
+                f"space: {self.name} takes variables {want}; missing {missing} "
+                f"(the space has {space.names})"
+            )
+        for n in want:
+            v = space[n]
+            values = getattr(v, "values", None) or ([v.default] if v.type_name == "fixed" else [])
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
+                raise InvalidConfigError(
+                    f"space: variable {n!r} of {self.name}: got type {space[n].type_name!r}, "
+                    "expected a numeric variable (float, int, pow2, ordinal of numbers)"
+                )
 
     def regret(self, value: float) -> float:
         return value - self.optimum
@@ -247,8 +266,13 @@ def from_config(cfg: dict[str, Any]) -> Any:
 
     extra = set(cfg) - {"name", "dim"}
     if extra:
-        raise InvalidConfigError(f"unknown field(s) {sorted(extra)} for a synthetic objective")
+        raise InvalidConfigError(
+            f"unknown field(s) {sorted(map(str, extra))} for a synthetic objective; "
+            "expected name, dim"
+        )
     if "name" not in cfg:
         raise InvalidConfigError(f"a synthetic objective needs a 'name', one of {FUNCTIONS}")
-    f = get_function(str(cfg["name"]), cfg.get("dim"))
+    check_str("objective.name", cfg["name"], what="a function name")
+    check_int("objective.dim", cfg.get("dim"), low=1, high=1000, none_ok=True)
+    f = get_function(cfg["name"], cfg.get("dim"))
     return ObjectiveSpec(f, f.space(), "minimize", None)

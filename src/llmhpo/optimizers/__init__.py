@@ -13,6 +13,7 @@ from llmhpo.exceptions import InvalidConfigError
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
 from llmhpo.optimizers.random import LHSOptimizer, RandomOptimizer
 from llmhpo.space import SearchSpace
+from llmhpo.validation import one_line
 
 __all__ = [
     "BaseOptimizer",
@@ -58,5 +59,18 @@ def make_optimizer(
     try:
         return cls(space, seed=seed, **kwargs)
     except TypeError as exc:
-        raise InvalidConfigError(f"bad parameters for optimizer {name!r}: {exc}") from None
+        raise InvalidConfigError(
+            f"optimizer {name!r}: {exc}; its parameters are "
+            f"{sorted(p for p in _parameters(cls) if p not in ('space', 'seed'))}"
+        ) from None
+    except ValueError as exc:  # a third-party check (scipy, optuna) on a parameter
+        if isinstance(exc, InvalidConfigError):
+            raise
+        raise InvalidConfigError(f"optimizer {name!r}: {one_line(str(exc), 300)}") from None
+
+
+def _parameters(cls: type) -> list[str]:
+    import inspect
+
+    return list(inspect.signature(cls.__init__).parameters)[1:]
 

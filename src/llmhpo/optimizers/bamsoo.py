@@ -17,6 +17,7 @@ from llmhpo.optimizers._tree import Node
 from llmhpo.optimizers.base import Observation, Suggestion
 from llmhpo.optimizers.soo import SOOOptimizer, _is_own
 from llmhpo.space import SearchSpace
+from llmhpo.validation import check_number
 
 __all__ = ["BaMSOOOptimizer", "confidence_width"]
 
@@ -87,12 +88,8 @@ class BaMSOOOptimizer(SOOOptimizer):
         randomize: bool = False,
         seed: int | None = None,
     ) -> None:
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 < eta <= 1:
-            raise ValueError(f"eta must be a number in (0, 1], got {eta!r}")
-        if gp_noise is not None and (
-            isinstance(gp_noise, bool) or not isinstance(gp_noise, (int, float)) or gp_noise <= 0
-        ):
-            raise ValueError(f"gp_noise must be a positive number or None, got {gp_noise!r}")
+        check_number("optimizer.eta", eta, low=0, high=1, low_open=True)
+        check_number("optimizer.gp_noise", gp_noise, low=0, low_open=True, none_ok=True)
         super().__init__(
             space, k=k, h_max=h_max, budget=budget, randomize=randomize, seed=seed
         )

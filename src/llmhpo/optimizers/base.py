@@ -25,6 +25,7 @@ from llmhpo.exceptions import (
     UnknownSuggestionError,
 )
 from llmhpo.space import SearchSpace
+from llmhpo.validation import check_int
 
 __all__ = ["BaseOptimizer", "Capabilities", "Suggestion", "Observation"]
 
@@ -94,8 +95,7 @@ class BaseOptimizer(abc.ABC):
     def __init__(self, space: SearchSpace, *, seed: int | None = None) -> None:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        check_int("seed", seed, low=0, high=2**32 - 1, none_ok=True)
         self.space = space
         self.seed = seed
         self.observations: list[Observation] = []

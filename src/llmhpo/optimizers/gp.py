@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from llmhpo.exceptions import InvalidConfigError
 from llmhpo.optimizers._gp_model import (
     derive_seed,
     fit_gp,
@@ -23,6 +22,7 @@ from llmhpo.optimizers._gp_model import (
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities
 from llmhpo.space import SearchSpace
 from llmhpo.space.design import latin_hypercube, sobol
+from llmhpo.validation import bad_value, check_choice, check_int
 
 __all__ = ["GPOptimizer", "ACQUISITIONS", "gp_ucb_beta"]
 
@@ -108,26 +108,17 @@ class GPOptimizer(BaseOptimizer):
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
-        if acquisition not in ACQUISITIONS:
-            raise InvalidConfigError(
-                f"acquisition: got {acquisition!r}, expected one of {list(ACQUISITIONS)}"
-            )
+        check_choice("optimizer.acquisition", acquisition, list(ACQUISITIONS))
         if ucb_beta != "gp-ucb" and (
             not isinstance(ucb_beta, (int, float)) or isinstance(ucb_beta, bool)
             or not ucb_beta > 0 or not np.isfinite(ucb_beta)
         ):
-            raise InvalidConfigError(
-                f"ucb_beta: got {ucb_beta!r}, expected a positive number or 'gp-ucb'"
-            )
+            raise bad_value("optimizer.ucb_beta", ucb_beta, "a positive number or 'gp-ucb'")
         self.acquisition = acquisition
         self.ucb_beta = ucb_beta
-        for name, value in (
-            ("n_init", n_init),
-            ("num_restarts", num_restarts),
-            ("raw_samples", raw_samples),
-        ):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int("optimizer.n_init", n_init, low=1, high=100_000)
+        check_int("optimizer.num_restarts", num_restarts, low=1, high=1_000)
+        check_int("optimizer.raw_samples", raw_samples, low=1, high=100_000)
         self.n_init = int(n_init)
         self.num_restarts = int(num_restarts)
         self.raw_samples = int(raw_samples)

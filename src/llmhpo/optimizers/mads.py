@@ -28,6 +28,7 @@ from llmhpo.exceptions import OptionalDependencyError
 from llmhpo.optimizers._recast import NomadProcess
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
 from llmhpo.space import SearchSpace
+from llmhpo.validation import bad_value, check_int
 
 __all__ = ["MADSOptimizer"]
 
@@ -101,12 +102,14 @@ class MADSOptimizer(BaseOptimizer):
                 "'PyNomad' is needed for the MADS optimizer but is not installed. "
                 "Install it with: pip install 'llmhpo[nomad]'"
             )
-        if budget is not None and (not isinstance(budget, (int, np.integer)) or budget < 1):
-            raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
-        if not isinstance(block_size, (int, np.integer)) or block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-        if isinstance(nomad_params, str) or not all(isinstance(p, str) for p in nomad_params):
-            raise ValueError(f"nomad_params must be a list of strings, got {nomad_params!r}")
+        check_int("optimizer.budget", budget, low=1, none_ok=True)
+        check_int("optimizer.block_size", block_size, low=1, high=10_000)
+        if (
+            isinstance(nomad_params, str)
+            or not isinstance(nomad_params, (list, tuple))
+            or not all(isinstance(p, str) for p in nomad_params)
+        ):
+            raise bad_value("optimizer.nomad_params", nomad_params, "a list of strings")
         self.budget = None if budget is None else int(budget)
         self.block_size = int(block_size)
         self.nomad_params = list(nomad_params)

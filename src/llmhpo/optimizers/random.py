@@ -9,6 +9,10 @@ import numpy as np
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities
 from llmhpo.space import SearchSpace
 from llmhpo.space.design import latin_hypercube
+from llmhpo.validation import check_int
+
+#: The largest Latin hypercube design drawn at once (n_points x dim floats in memory).
+MAX_DESIGN_POINTS = 1_000_000
 
 __all__ = ["RandomOptimizer", "LHSOptimizer"]
 
@@ -49,9 +53,8 @@ class LHSOptimizer(BaseOptimizer):
 
     def __init__(self, space: SearchSpace, *, n_points: int = 20, seed: int | None = None) -> None:
         super().__init__(space, seed=seed)
-        if not isinstance(n_points, int) or n_points < 1:
-            raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
-        self.n_points = n_points
+        # bounded: the whole design (n_points x dim floats) is drawn at once
+        self.n_points = check_int("optimizer.n_points", n_points, low=1, high=MAX_DESIGN_POINTS)
         self._designs: dict[int, np.ndarray] = {}
 
     def _design(self, k: int) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 from llmhpo.optimizers._tree import Node, PartitionTree
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
 from llmhpo.space import SearchSpace
+from llmhpo.validation import check_bool, check_int
 
 __all__ = ["SOOOptimizer"]
 
@@ -80,20 +81,14 @@ class SOOOptimizer(BaseOptimizer):
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
-            raise ValueError(f"k must be an integer >= 2, got {k!r}")
-        if not (h_max is None or h_max == "sqrt" or (isinstance(h_max, int) and h_max >= 0)):
-            raise ValueError(
-                f"h_max must be None, 'sqrt' or a non-negative integer, got {h_max!r}"
-            )
-        if budget is not None and (not isinstance(budget, int) or budget < 1):
-            raise ValueError(f"budget must be a positive integer or None, got {budget!r}")
+        check_int("optimizer.k", k, low=2, high=64)
+        if not (h_max is None or h_max == "sqrt"):
+            check_int("optimizer.h_max", h_max, low=0, high=10_000)
+        check_int("optimizer.budget", budget, low=1, none_ok=True)
         self.k = int(k)
         self.h_max = h_max
         self.budget = budget
-        if not isinstance(randomize, bool):
-            raise ValueError(f"randomize must be true or false, got {randomize!r}")
-        self.randomize = randomize
+        self.randomize = check_bool("optimizer.randomize", randomize)
         rng = np.random.default_rng(seed) if randomize else None
         self.tree = PartitionTree(space, self.k, rng=rng)
         self._sweep = 0

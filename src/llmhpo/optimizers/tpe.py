@@ -22,6 +22,7 @@ import numpy as np
 from llmhpo._imports import require
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
 from llmhpo.space import Fixed, Ordinal, PowerOfTwo, SearchSpace
+from llmhpo.validation import check_bool, check_int
 
 __all__ = ["TPEOptimizer"]
 
@@ -93,14 +94,14 @@ class TPEOptimizer(BaseOptimizer):
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
-        for field, value in (
-            ("n_startup_trials", n_startup_trials),
-            ("n_ei_candidates", n_ei_candidates),
+        check_int("optimizer.n_startup_trials", n_startup_trials, low=0, high=1_000_000)
+        check_int("optimizer.n_ei_candidates", n_ei_candidates, low=1, high=100_000)
+        for field, flag in (
+            ("multivariate", multivariate),
+            ("constant_liar", constant_liar),
+            ("ordered", ordered),
         ):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{field} must be a non-negative integer, got {value!r}")
-        if n_ei_candidates < 1:
-            raise ValueError(f"n_ei_candidates must be at least 1, got {n_ei_candidates!r}")
+            check_bool(f"optimizer.{field}", flag)
         self.n_startup_trials = int(n_startup_trials)
         self.n_ei_candidates = int(n_ei_candidates)
         self.multivariate = bool(multivariate)

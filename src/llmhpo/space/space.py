@@ -18,6 +18,7 @@ from llmhpo.space.variables import (
     PowerOfTwo,
     Variable,
 )
+from llmhpo.validation import short_repr
 
 __all__ = ["SearchSpace", "variable_from_dict"]
 
@@ -51,12 +52,13 @@ def variable_from_dict(name: str, spec: Mapping[str, Any] | Any) -> Variable:
     kind = spec.get("type")
     if kind not in _TYPES:
         raise InvalidSearchSpaceError(
-            f"variable {name!r}: unknown type {kind!r}, expected one of {sorted(_TYPES)}"
+            f"variable {name!r}: type: got {short_repr(kind)}, expected one of "
+            f"{sorted(_TYPES)}"
         )
     extra = set(spec) - _ALLOWED_KEYS[kind] - {"type"}
     if extra:
         raise InvalidSearchSpaceError(
-            f"variable {name!r}: unknown field(s) {sorted(extra)} for type {kind!r}, "
+            f"variable {name!r}: unknown field(s) {sorted(map(str, extra))} for type {kind!r}, "
             f"expected {sorted(_ALLOWED_KEYS[kind])}"
         )
     kwargs = {k: v for k, v in spec.items() if k != "type"}
@@ -91,7 +93,9 @@ class SearchSpace:
             raise InvalidSearchSpaceError(f"duplicate variable name(s): {dup}")
         for v in self.variables:
             if not isinstance(v, Variable):
-                raise InvalidSearchSpaceError(f"expected Variable objects, got {v!r}")
+                raise InvalidSearchSpaceError(
+                    f"space: got {short_repr(v)}, expected Variable objects"
+                )
         self.free: list[Variable] = [v for v in self.variables if not isinstance(v, Fixed)]
         if not self.free:
             raise InvalidSearchSpaceError("a search space needs at least one non-fixed variable")
@@ -102,7 +106,7 @@ class SearchSpace:
         """Build a space from ``{name: {type: ..., ...}, ...}``."""
         if not isinstance(spec, Mapping) or not spec:
             raise InvalidSearchSpaceError(
-                f"a search space must be a non-empty mapping of variable names, got {spec!r}"
+                f"space: got {short_repr(spec)}, expected a non-empty mapping of variable names"
             )
         return cls(variable_from_dict(str(name), s) for name, s in spec.items())
 
@@ -155,7 +159,9 @@ class SearchSpace:
     def validate(self, params: Mapping[str, Any]) -> Params:
         """Return ``params`` in canonical form; raise naming the variable and the bad value."""
         if not isinstance(params, Mapping):
-            raise InvalidSearchSpaceError(f"parameters must be a mapping, got {params!r}")
+            raise InvalidSearchSpaceError(
+                f"parameters: got {short_repr(params)}, expected a mapping"
+            )
         missing = [n for n in self.names if n not in params and not isinstance(self[n], Fixed)]
         unknown = [n for n in params if n not in self.names]
         if missing or unknown:

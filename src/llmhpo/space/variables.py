@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from llmhpo.exceptions import InvalidSearchSpaceError
+from llmhpo.validation import check_bool, short_repr
 
 __all__ = [
     "Variable",
@@ -37,26 +38,43 @@ __all__ = [
 _MISSING: Any = object()
 
 
+# Integer bounds stay within the integers a float represents exactly (2**53): the shared
+# [0, 1] encoding goes through floats, so wider bounds would make every trial fail.
+_MAX_INT = 2**53
+# Float bounds keep high - low finite (the unit encoding divides by it).
+_MAX_FLOAT = 1e300
+
+
 def _as_float(name: str, field: str, value: Any) -> float:
     """Parse a number (YAML gives ``1e-5`` as a string) or raise naming the field."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
+    if isinstance(value, bool):
+        out = math.nan
+    else:
+        try:
+            out = float(value)
+        except (TypeError, ValueError, OverflowError):
+            out = math.nan
+    if not math.isfinite(out) or abs(out) > _MAX_FLOAT:
         raise InvalidSearchSpaceError(
-            f"variable {name!r}: {field} must be a number, got {value!r}"
-        ) from None
-    if not math.isfinite(out):
-        raise InvalidSearchSpaceError(f"variable {name!r}: {field} must be finite, got {value!r}")
+            f"variable {name!r}: {field}: got {short_repr(value)}, expected a finite number "
+            f"within +-{_MAX_FLOAT:g}"
+        )
     return out
 
 
 def _as_int(name: str, field: str, value: Any) -> int:
     out = _as_float(name, field, value)
-    if out != int(out):
+    if out != int(out) or abs(out) > _MAX_INT:
         raise InvalidSearchSpaceError(
-            f"variable {name!r}: {field} must be an integer, got {value!r}"
+            f"variable {name!r}: {field}: got {short_repr(value)}, expected an integer "
+            f"within +-2**53"
         )
     return int(out)
+
+
+def _as_log(name: str, log: Any) -> bool:
+    """``log`` must be a real boolean: YAML's quoted ``'false'`` is a non-empty string."""
+    return check_bool(f"variable {name!r}: log", log, InvalidSearchSpaceError)
 
 
 def _exact_preimage(f: Any, v: float, u: float) -> float:
@@ -87,7 +105,7 @@ class Variable(abc.ABC):
     def __init__(self, name: str, default: Any = _MISSING) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidSearchSpaceError(
-                f"a variable name must be a non-empty string, got {name!r}"
+                f"variable name: got {short_repr(name)}, expected a non-empty string"
             )
         self.name = name
         self._default = _MISSING
@@ -101,7 +119,7 @@ class Variable(abc.ABC):
 
     def _bad(self, value: Any, expected: str) -> InvalidSearchSpaceError:
         return InvalidSearchSpaceError(
-            f"variable {self.name!r}: got {value!r}, expected {expected}"
+            f"variable {self.name!r}: got {short_repr(value)}, expected {expected}"
         )
 
     @property
@@ -193,10 +211,15 @@ class Float(Variable):
         self.name = name
         self.low = _as_float(name, "low", low)
         self.high = _as_float(name, "high", high)
-        self.log = bool(log)
+        self.log = _as_log(name, log)
         if not self.low < self.high:
             raise InvalidSearchSpaceError(
-                f"variable {name!r}: low < high must hold, got low={low!r}, high={high!r}"
+                f"variable {name!r}: low < high must hold, got low={short_repr(low)}, "
+                f"high={short_repr(high)}"
+            )
+        if not math.isfinite(self.high - self.low):
+            raise InvalidSearchSpaceError(
+                f"variable {name!r}: high - low must be finite, got low={low!r}, high={high!r}"
             )
         if self.log and self.low <= 0:
             raise InvalidSearchSpaceError(
@@ -267,7 +290,7 @@ class Int(Variable):
         self.name = name
         self.low = _as_int(name, "low", low)
         self.high = _as_int(name, "high", high)
-        self.log = bool(log)
+        self.log = _as_log(name, log)
         if not self.low <= self.high:
             raise InvalidSearchSpaceError(
                 f"variable {name!r}: low <= high must hold, got low={low!r}, high={high!r}"
@@ -379,17 +402,19 @@ class _Choices(Variable):
         self.name = name
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise InvalidSearchSpaceError(
-                f"variable {name!r}: needs a non-empty list of values, got {values!r}"
+                f"variable {name!r}: got {short_repr(values)}, expected a non-empty list of "
+                "values"
             )
         values = list(values)
         for v in values:
             if not isinstance(v, (str, int, float, bool)) and v is not None:
                 raise InvalidSearchSpaceError(
-                    f"variable {name!r}: values must be str, int, float, bool or None, got {v!r}"
+                    f"variable {name!r}: value: got {short_repr(v)}, expected a str, int, "
+                    "float, bool or null"
                 )
         if len(set(map(repr, values))) != len(values):
             raise InvalidSearchSpaceError(
-                f"variable {name!r}: values must be distinct, got {values!r}"
+                f"variable {name!r}: got {short_repr(values)}, expected distinct values"
             )
         self.values = values
         super().__init__(name, default)
@@ -402,7 +427,7 @@ class _Choices(Variable):
             numeric = not isinstance(value, (str, bool)) and not isinstance(v, (str, bool))
             if v == value and numeric:
                 return i
-        raise self._bad(value, f"one of {self.values!r}")
+        raise self._bad(value, f"one of {short_repr(self.values, 300)}")
 
     def validate(self, value: Any) -> Any:
         return self.values[self.index(value)]
@@ -451,15 +476,15 @@ class Fixed(Variable):
         self.name = name
         if not isinstance(value, (str, int, float, bool)) and value is not None:
             raise InvalidSearchSpaceError(
-                f"variable {name!r}: a fixed value must be str, int, float, bool or None, "
-                f"got {value!r}"
+                f"variable {name!r}: fixed value: got {short_repr(value)}, expected a str, "
+                "int, float, bool or null"
             )
         self.value = value
         super().__init__(name)
 
     def validate(self, value: Any) -> Any:
         if value != self.value:
-            raise self._bad(value, f"the fixed value {self.value!r}")
+            raise self._bad(value, f"the fixed value {short_repr(self.value)}")
         return self.value
 
     @property

@@ -2,7 +2,13 @@
 
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext, run_objective
 from llmhpo.study.ranking import infer_direction, ranked_trials
-from llmhpo.study.study import PendingTrial, Study, create_study, load_study
+from llmhpo.study.study import (
+    PendingTrial,
+    Study,
+    create_study,
+    load_study,
+    read_warm_start_csv,
+)
 from llmhpo.study.trial import Trial, TrialState
 
 __all__ = [
@@ -10,6 +16,7 @@ __all__ = [
     "PendingTrial",
     "create_study",
     "load_study",
+    "read_warm_start_csv",
     "Trial",
     "TrialState",
     "TrialContext",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmhpo.executors import Executor, make_executor
+from llmhpo.executors.base import started_at
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext, outcome_of, run_objective
 from llmhpo.study.progress import Progress
 from llmhpo.study.trial import Trial, TrialState
@@ -30,11 +31,15 @@ __all__ = ["TrialLoop", "Callback"]
 Callback = Callable[["Study", Trial], None]
 
 
-def default_executor(executor: Executor | str | None, n_workers: int) -> Executor:
-    """``executor`` as an instance: by name, or inline for one worker and a process pool for
-    several when ``None``."""
+def default_executor(
+    executor: Executor | str | None, n_workers: int, trial_timeout: float | None = None
+) -> Executor:
+    """``executor`` as an instance: by name, or when ``None`` inline for one worker without a
+    time limit, else a process pool (it can stop a trial at its limit and survives a crash of
+    the objective)."""
     if executor is None:
-        return make_executor("inline" if n_workers == 1 else "process", n_workers)
+        inline = n_workers == 1 and trial_timeout is None
+        return make_executor("inline" if inline else "process", n_workers)
     if isinstance(executor, str):
         return make_executor(executor, n_workers)
     return executor
@@ -142,7 +147,8 @@ class TrialLoop:
         if self.trial_timeout is None:
             return
         now = time.monotonic()
-        for fut, (p, t0) in list(self.running.items()):
+        for fut, (p, submitted) in list(self.running.items()):
+            t0 = started_at(fut, submitted)  # a worker's start-up is not the trial's time
             if now - t0 > self.trial_timeout and self.executor.kill(fut):
                 self.running.pop(fut)
                 outcome = Outcome(

@@ -22,8 +22,9 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 
-from llmhpo.exceptions import StudyNotFoundError
+from llmhpo.exceptions import IncompleteStudyError, StorageError, StudyNotFoundError
 from llmhpo.study.trial import Trial, TrialState
+from llmhpo.validation import check_storage_url, one_line
 
 __all__ = ["StudyStorage", "open_storage"]
 
@@ -38,13 +39,16 @@ _TO_OPTUNA = {
 }
 
 
-def open_storage(url: str | None) -> BaseStorage:
+def open_storage(url: str | None, *, create: bool = True) -> BaseStorage:
     """An Optuna storage for ``url`` (``sqlite:///file.db``, ``postgresql://...``) or memory.
 
-    A bare file path is taken as a SQLite file.
+    A bare file path is taken as a SQLite file. The URL is checked first
+    (:func:`llmhpo.validation.check_storage_url`); with ``create=False`` (commands that only
+    read) a SQLite file that does not exist is an error instead of a new empty database.
     """
     if url is None or url == ":memory:":
         return optuna.storages.InMemoryStorage()
+    check_storage_url(url, must_exist=not create)
     if "://" not in url:
         url = f"sqlite:///{url}"
     from sqlalchemy.exc import SQLAlchemyError
@@ -56,10 +60,16 @@ def open_storage(url: str | None) -> BaseStorage:
     for attempt in range(5):
         try:
             return optuna.storages.RDBStorage(url)
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
             if attempt == 4:
-                raise
+                raise StorageError(
+                    f"storage {url!r} cannot be opened: {one_line(str(exc.orig or exc), 300)}"
+                ) from None
             time.sleep(0.1 * (attempt + 1))
+        except (ValueError, ImportError) as exc:  # a malformed URL, a missing dialect
+            raise StorageError(
+                f"storage {url!r} cannot be opened: {one_line(str(exc), 300)}"
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -89,24 +99,55 @@ class StudyStorage:
     ) -> None:
         self.storage = storage
         self.study_name = study_name
+        self.created = False
         try:
             self.study_id = storage.get_study_id_from_name(study_name)
-            self.created = False
         except KeyError:
-            if not create:
-                raise StudyNotFoundError(
-                    f"no study named {study_name!r} in this storage; existing studies: "
-                    f"{[s.study_name for s in storage.get_all_studies()]}"
-                ) from None
-            directions = [
-                optuna.study.StudyDirection.MAXIMIZE
-                if direction == "maximize"
-                else optuna.study.StudyDirection.MINIMIZE
-            ]
-            self.study_id = storage.create_new_study(directions, study_name)
-            self.created = True
+            self.study_id = self._create(study_name, direction, create)
+            return
+        if self.is_complete() or storage.get_n_trials(self.study_id):
+            return
+        # A driver was killed between writing the study row and its attributes (one write
+        # each in Optuna's storage): nothing of it is usable, no trial ran. Opening it to run
+        # completes it as if new (or replaces it, for another direction); opening it to read
+        # says what happened.
+        if not create:
+            raise IncompleteStudyError(
+                f"study {study_name!r} was interrupted while being created (no trial ran); "
+                "`llmhpo run` with its config creates it again"
+            )
+        self.created = True
+        if direction is not None and self.direction != direction:
+            storage.delete_study(self.study_id)
+            self.study_id = self._create(study_name, direction, create)
+
+    def _create(self, study_name: str, direction: str | None, create: bool) -> int:
+        if not create:
+            raise StudyNotFoundError(
+                f"no study named {study_name!r} in this storage; existing studies: "
+                f"{[s.study_name for s in self.storage.get_all_studies()]}"
+            )
+        directions = [
+            optuna.study.StudyDirection.MAXIMIZE
+            if direction == "maximize"
+            else optuna.study.StudyDirection.MINIMIZE
+        ]
+        self.created = True
+        return self.storage.create_new_study(directions, study_name)
 
     # ----- study attributes ---------------------------------------------------------------------
+    def is_complete(self) -> bool:
+        """True once the study's attributes are all written (:meth:`mark_complete`); studies of
+        earlier versions, without the mark, count when space, optimizer and metric are set."""
+        attrs = self.storage.get_study_system_attrs(self.study_id)
+        if attrs.get(_PREFIX + "complete"):
+            return True
+        return all(_PREFIX + k in attrs for k in ("space", "optimizer", "metric"))
+
+    def mark_complete(self) -> None:
+        """Write the mark that the study's creation finished (its last write)."""
+        self.set_attr("complete", True)
+
     def get_attr(self, key: str, default: Any = None) -> Any:
         return self.storage.get_study_system_attrs(self.study_id).get(_PREFIX + key, default)
 

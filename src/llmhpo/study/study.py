@@ -20,7 +20,7 @@ from typing import Any
 from optuna.exceptions import UpdateFinishedTrialError
 
 from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError
-from llmhpo.executors import Executor
+from llmhpo.executors import Executor, InlineExecutor
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext
 from llmhpo.optimizers import BaseOptimizer, Suggestion, make_optimizer
 from llmhpo.space import SearchSpace
@@ -31,8 +31,11 @@ from llmhpo.study.loop import Callback, TrialLoop, default_executor
 from llmhpo.study.progress import Progress
 from llmhpo.study.storage import StudyStorage, open_storage
 from llmhpo.study.trial import Trial, TrialState
+from llmhpo.validation import short_repr
 
-__all__ = ["Study", "PendingTrial", "create_study", "load_study"]
+__all__ = ["Study", "PendingTrial", "create_study", "load_study", "read_warm_start_csv"]
+
+read_warm_start_csv = _warm.read_warm_start_csv
 
 _logger = logging.getLogger("llmhpo")
 
@@ -109,12 +112,14 @@ def create_study(
         records.set_attr("metric", metric)
     if budget is not None:
         records.set_attr("budget", budget)
+    if records.created:
+        records.mark_complete()  # the last write: a study without it was interrupted
     return Study(records, space, opt, metric=metric)
 
 
 def load_study(study_name: str, storage: str) -> Study:
     """Open an existing study; its optimizer is rebuilt from the stored configuration."""
-    records = StudyStorage(open_storage(storage), study_name, create=False)
+    records = StudyStorage(open_storage(storage, create=False), study_name, create=False)
     space = SearchSpace.from_dict(records.get_attr("space"))
     config = dict(records.get_attr("optimizer") or {"name": "random"})
     name, seed = config.pop("name"), config.pop("seed", None)
@@ -310,10 +315,14 @@ class Study:
             return None, (
                 f"the objective returned no metric {key!r}; it returned {sorted(metrics)}"
             )
-        try:
-            v = float(metrics[key])
-        except (TypeError, ValueError):
-            return None, f"metric {key!r} is not a number: {metrics[key]!r}"
+        raw = metrics[key]
+        # a bool (True) or a string ("1.5") is not a measurement: float() would accept both
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            return None, (
+                f"metric {key!r}: got {short_repr(raw)} ({type(raw).__name__}), expected a "
+                "number (int or float)"
+            )
+        v = float(raw)
         if not math.isfinite(v):
             return None, f"the objective returned a non-finite {key!r}: {v}"
         return v, None
@@ -412,7 +421,7 @@ class Study:
             t.state is TrialState.RUNNING and t.number not in self._pending for t in trials
         )
 
-    def warm_start(self, source: Study | str | Path) -> int:
+    def warm_start(self, source: Study | str | Path | Sequence[tuple[Any, ...]]) -> int:
         """Import evaluated points from another study or a CSV file (seed 000's cache).
 
         The CSV needs one column per variable and a ``value`` column (empty for a failed
@@ -461,7 +470,8 @@ class Study:
                 study runs only the trials still missing.
             n_workers: trials run at once (ignored when ``executor`` is an instance).
             executor: an :class:`Executor`, ``"inline"``, ``"process"`` or ``"ray"``; default
-                inline for one worker, process pool for several.
+                inline for one worker without a time limit, else the process pool (which
+                can stop a trial at its limit and survives a crash of the objective).
             trial_timeout: seconds a trial may run before it is stopped and marked TIMEOUT.
             workdir: parent directory of per-trial work directories (``trial_<n>``).
             callbacks: called as ``cb(study, trial)`` after each finished trial.
@@ -502,7 +512,17 @@ class Study:
         with claim_lock(self._records.storage, self._records.study_id):
             self._reclaim(self._records.snapshot()[1], at_start=True)
         owns_executor = executor is None or isinstance(executor, str)
-        ex = default_executor(executor, n_workers)
+        ex = default_executor(executor, n_workers, trial_timeout)
+        if (
+            trial_timeout is not None
+            and isinstance(ex, InlineExecutor)
+            and not getattr(objective, "honours_time_limit", False)
+        ):
+            raise InvalidConfigError(
+                f"trial_timeout: got {trial_timeout}, expected none with the inline executor "
+                "(it cannot stop a running trial, and a crash of the objective kills the "
+                "driver); use the process executor (the default when a time limit is set)"
+            )
         loop = TrialLoop(
             self, objective, ex, total,
             trial_timeout=trial_timeout, workdir=workdir, callbacks=callbacks,

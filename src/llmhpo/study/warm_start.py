@@ -16,21 +16,23 @@ from llmhpo.study.trial import TrialState
 if TYPE_CHECKING:
     from llmhpo.study.study import Study
 
-__all__ = ["import_points", "trial_rows", "write_csv"]
+__all__ = ["import_points", "read_warm_start_csv", "trial_rows", "write_csv"]
 
 Row = tuple[dict[str, Any], "float | None", dict[str, Any]]
 
 
-def import_points(study: Study, source: Study | str | Path) -> int:
-    """Import evaluated points from another study or a CSV file; see
-    :meth:`Study.warm_start <llmhpo.study.Study.warm_start>`."""
+def import_points(study: Study, source: Study | str | Path | Iterable[Row]) -> int:
+    """Import evaluated points from another study, a CSV file or rows read beforehand by
+    :func:`read_warm_start_csv`; see :meth:`Study.warm_start <llmhpo.study.Study.warm_start>`."""
     from llmhpo.study.study import Study
 
     # Read (and validate) every row before importing any, so a bad file imports nothing.
-    rows = list(
-        _rows_from_study(source) if isinstance(source, Study)
-        else _rows_from_csv(Path(source), study.space)
-    )
+    if isinstance(source, Study):
+        rows = list(_rows_from_study(source))
+    elif isinstance(source, (str, Path)):
+        rows = read_warm_start_csv(Path(source), study.space)
+    else:
+        rows = list(source)
     known = {study.space.key(t.params) for t in study.trials}
     n = 0
     for params, value, metrics in rows:
@@ -86,10 +88,48 @@ def _rows_from_study(study: Study) -> Iterable[Row]:
         yield t.params, t.value, dict(t.metrics)
 
 
-def _rows_from_csv(path: Path, space: SearchSpace) -> Iterable[Row]:
+def read_warm_start_csv(path: str | Path, space: SearchSpace) -> list[Row]:
+    """Read and check every row of a warm-start CSV (see :meth:`Study.warm_start`).
+
+    Any problem (missing file, a directory, binary or non-UTF-8 content, rows longer or shorter
+    than the header, values outside the space) is one :class:`InvalidConfigError` naming the
+    file and line; nothing is imported.
+    """
+    path = Path(path)
     if not path.exists():
         raise InvalidConfigError(f"warm-start file {str(path)!r} does not exist")
-    with path.open(newline="", encoding="utf-8") as fh:
+    if not path.is_file():
+        raise InvalidConfigError(
+            f"warm-start file {str(path)!r}: got a directory, expected a CSV file"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidConfigError(
+            f"warm-start file {str(path)!r} cannot be read: {exc.strerror}"
+        ) from None
+    if b"\x00" in raw:
+        raise InvalidConfigError(
+            f"warm-start file {str(path)!r}: got binary data, expected a CSV text file"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidConfigError(
+            f"{path}:{line}: got a byte that is not UTF-8 ({raw[exc.start:exc.start + 1]!r}), "
+            "expected UTF-8 text"
+        ) from None
+    try:
+        return list(_rows_from_csv(path, text, space))
+    except csv.Error as exc:
+        raise InvalidConfigError(f"warm-start file {str(path)!r}: not valid CSV: {exc}") from None
+
+
+def _rows_from_csv(path: Path, text: str, space: SearchSpace) -> Iterable[Row]:
+    import io
+
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         cols = reader.fieldnames or []
         missing = [n for n in space.names if n not in cols]
@@ -99,6 +139,11 @@ def _rows_from_csv(path: Path, space: SearchSpace) -> Iterable[Row]:
                 f"missing {missing + ([] if 'value' in cols else ['value'])}"
             )
         for i, row in enumerate(reader, start=2):
+            if None in row or any(v is None for v in row.values()):
+                raise InvalidConfigError(
+                    f"{path}:{i}: got a row whose length differs from the header's, expected "
+                    f"{len(cols)} fields (one per column)"
+                )
             if row.get("state") in ("running", "interrupted"):
                 continue
             try:

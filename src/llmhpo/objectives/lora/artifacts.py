@@ -91,23 +91,45 @@ def dir_size_mb(path: str | Path) -> float:
 
 def _on_disk(trial: Any) -> bool:
     path = trial.metrics.get("adapter_path")
-    return bool(path) and Path(path).is_dir()
+    return isinstance(path, str) and bool(path) and Path(path).is_dir()
+
+
+def _written_by_study(trial: Any, root: str | Path | None) -> bool:
+    """True when the trial's adapter is one this study wrote: the trial ran here (not a
+    warm-start import, whose path belongs to another study), its adapter lies in its own
+    ``trial_<number>`` directory, and that directory is under ``root`` (when given)."""
+    if getattr(trial, "warm_start", False):
+        return False
+    path = Path(trial.metrics["adapter_path"]).resolve()
+    if path.parent.name != f"trial_{trial.number}":
+        return False
+    if root is None:
+        return True
+    return path.is_relative_to(Path(root).resolve())
 
 
 class KeepBestAdapters:
     """Study callback ``cb(study, trial)``: keep only the adapters of the best ``k`` trials
     whose total size fits ``max_disk_mb``; delete every other saved adapter.
 
+    Only adapters this study wrote are deleted: never those of warm-start imports (another
+    study's files), never a path outside the trial's own ``trial_<n>`` directory under
+    ``root``.
+
     Args:
         k: adapters kept at most (0 deletes every adapter).
         max_disk_mb: disk budget of the kept adapters in MiB (``None``: no budget); the worst
             kept adapters are deleted until the rest fit.
+        root: the study's work directory (``execution.workdir``); adapters outside it are
+            never deleted.
 
     The ranking is the study's own (:func:`~llmhpo.study.ranking.ranked_trials`: its
     direction, ties to the earlier trial).
     """
 
-    def __init__(self, k: int = 3, max_disk_mb: float | None = None) -> None:
+    def __init__(
+        self, k: int = 3, max_disk_mb: float | None = None, root: str | Path | None = None
+    ) -> None:
         if not isinstance(k, int) or isinstance(k, bool) or k < 0:
             raise InvalidConfigError(f"keep_best_k must be a non-negative integer, got {k!r}")
         if max_disk_mb is not None and not (
@@ -116,11 +138,14 @@ class KeepBestAdapters:
             raise InvalidConfigError(f"max_disk_mb must be >= 0 or null, got {max_disk_mb!r}")
         self.k = k
         self.max_disk_mb = max_disk_mb
+        self.root = root
 
     def __call__(self, study: Any, trial: Any) -> None:
         from llmhpo.study.ranking import ranked_trials
 
-        saved = [t for t in study.trials if _on_disk(t)]
+        # only what this study wrote under its work directory is ever deleted: warm-start
+        # imports carry the paths of another study's adapters
+        saved = [t for t in study.trials if _on_disk(t) and _written_by_study(t, self.root)]
         keep = [t for t in ranked_trials(study) if _on_disk(t)][:self.k]
         if self.max_disk_mb is not None:
             sizes = {t.number: dir_size_mb(t.metrics["adapter_path"]) for t in keep}

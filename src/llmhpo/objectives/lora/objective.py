@@ -155,6 +155,10 @@ class LoRAObjective:
         config: the objective's config (see :data:`DEFAULTS` and docs/lora.md).
     """
 
+    #: training stops itself at ``ctx.time_left()`` (keeping what it measured), so a time
+    #: limit holds with the inline executor too
+    honours_time_limit = True
+
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config = _merge(dict(config or {}))
         self._preflight_done = False
@@ -573,13 +577,14 @@ class LoRAObjective:
             "adapter_source": source,
         }
 
-    def study_callbacks(self, study: Any) -> list[Any]:
+    def study_callbacks(self, study: Any, workdir: str | None = None) -> list[Any]:
         """:class:`~llmhpo.objectives.lora.artifacts.KeepBestAdapters` with the configured
-        ``artifacts.keep_best_k`` and ``artifacts.max_disk_mb``."""
+        ``artifacts.keep_best_k`` and ``artifacts.max_disk_mb``, deleting only under
+        ``workdir`` (the study's work directory)."""
         from llmhpo.objectives.lora.artifacts import KeepBestAdapters
 
         art = self.config["artifacts"]
-        return [KeepBestAdapters(art["keep_best_k"], art["max_disk_mb"])]
+        return [KeepBestAdapters(art["keep_best_k"], art["max_disk_mb"], root=workdir)]
 
 
 def from_config(cfg: Mapping[str, Any]) -> Any:

@@ -264,8 +264,12 @@ def train_lora(
 
     def progress() -> dict[str, Any]:
         dt = time.perf_counter() - t0
-        return {"steps": len(losses), "train_tokens": tokens, "train_padded_tokens": padded,
-                "train_time_s": dt, "tokens_per_s": tokens / dt if dt > 0 else 0.0}
+        out = {"steps": len(losses), "train_tokens": tokens, "train_padded_tokens": padded,
+               "train_time_s": dt, "tokens_per_s": tokens / dt if dt > 0 else 0.0}
+        if losses:  # a trial stopped at its time limit keeps the loss it had reached
+            tail = losses[-max(1, len(losses) // 10):]
+            out["train_loss_so_far"] = sum(tail) / len(tail)
+        return out
 
     try:
         for step in range(n_steps):
