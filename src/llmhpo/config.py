@@ -75,7 +75,7 @@ class ExecutionConfig:
     """How trials run: how many at once, where, and for how long at most."""
 
     n_workers: int = 1
-    executor: str | None = None  # inline (1 worker) / process (several) when None
+    executor: str | None = None  # None: inline (1 worker, no time limit), else process
     trial_timeout: float | str | None = None  # seconds, or "auto" (see cli.run.auto_time_limit)
     workdir: str | None = None
     # per trial: {cpu: 2, gpu: 1, <custom Ray resource>: 1}; gpu also with the process pool
