@@ -103,7 +103,7 @@ def test_config_and_validation():
         "acquisition": "logei",
         "ucb_beta": "gp-ucb",
         "noisy": False,
-        "refit_schedule": True,
+        "refit_schedule": False,
     }
 
 
@@ -160,3 +160,21 @@ def test_bad_acquisition_settings_are_config_errors(kwargs):
 
     with pytest.raises(InvalidConfigError, match="got"):
         GPOptimizer(SearchSpace([Float("a", 0.0, 1.0)]), **kwargs)
+
+
+def test_refit_schedule_keeps_replay_exact_and_noisy_recommends_from_the_model():
+    from llmhpo.optimizers.gp import schedule_point
+
+    assert [schedule_point(n) for n in (2, 9, 10, 11, 12, 50)] == [2, 9, 10, 10, 12, 44]
+    f = get_function("branin")
+    opt = GPOptimizer(f.space(), seed=0, n_init=4, raw_samples=32, num_restarts=2,
+                      refit_schedule=True, noisy=True)
+    run(opt, f, 12)
+    fresh = GPOptimizer(f.space(), seed=0, n_init=4, raw_samples=32, num_restarts=2,
+                        refit_schedule=True, noisy=True)
+    for o in opt.observations:
+        fresh.tell_not_asked(o.params, o.value, o.attrs)
+    assert fresh.ask(1)[0].params == opt.ask(1)[0].params
+    assert opt.observations[-1].attrs["acquisition"] == "qLogNEI"
+    rec = opt.recommend()
+    assert rec in [o.params for o in opt.observations]
