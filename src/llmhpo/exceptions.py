@@ -18,6 +18,7 @@ __all__ = [
     "OptionalDependencyError",
     "StorageError",
     "TrialInfeasible",
+    "TrialPruned",
     "LLMHPOWarning",
 ]
 
@@ -72,6 +73,14 @@ class TrialInfeasible(LLMHPOError, RuntimeError):
     """Raised by an objective when a configuration cannot run at all (e.g. out of memory).
 
     The study records the trial as INFEASIBLE, distinct from a crash.
+    """
+
+
+class TrialPruned(LLMHPOError):
+    """Raised by an objective that stopped early because ``ctx.should_stop()`` said so (a
+    scheduler or pruner stopped it at a low fidelity).
+
+    The study records the trial as PRUNED with its last reported value and fidelity.
     """
 
 

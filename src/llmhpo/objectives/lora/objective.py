@@ -70,10 +70,14 @@ DEFAULTS: dict[str, Any] = {
         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
         "system_prompt": None,
         "threads": None,
+        "eval_every": None,
+        "keep_checkpoints": 1,
+        "data_fraction": 1.0,
     },
     "eval": {
         "val_size": None,
         "test_size": None,
+        "curve_val_size": None,
         "accuracy": "generate",
         "max_new_tokens": 16,
         "batch_size": 16,
@@ -176,7 +180,7 @@ class LoRAObjective:
             raise InvalidConfigError(
                 f"eval.lm_eval_tasks must be a list of lm-eval task names, got {tasks!r}"
             )
-        for key in ("val_size", "test_size"):
+        for key in ("val_size", "test_size", "curve_val_size"):
             v = ev[key]
             if v is not None and (not isinstance(v, int) or v < 0):
                 raise InvalidConfigError(
@@ -314,8 +318,10 @@ class LoRAObjective:
                     if self.config["fusion"]["enabled"]:
                         metrics.update(self._train_fused(peft_model, tok, full, ctx))
                     else:
-                        metrics.update(train_lora(peft_model, tok, self.splits()["train"], full,
-                                                  tc, ctx))
+                        metrics.update(train_lora(
+                            peft_model, tok, self.splits()["train"], full, tc, ctx,
+                            evaluate=self._curve_metrics if tc.eval_every else None,
+                            workdir=self._checkpoint_dir(ctx) if save else None))
                     metrics.update(self._evaluate(peft_model, tok, tasks, label))
                 except Exception as exc:  # keep what is known about the failed trial
                     exc.metrics = {**metrics, **getattr(exc, "metrics", {})}  # type: ignore[attr-defined]
@@ -431,6 +437,24 @@ class LoRAObjective:
                 )
             cfg[section] = {**cfg[section], **dict(values)}
         return LoRAObjective(cfg)
+
+    def _curve_metrics(self, peft_model: Any) -> dict[str, float]:
+        """The learning curve's point: validation loss on the first ``eval.curve_val_size``
+        validation records (all by default: then its last point is the trial's ``val_loss``)."""
+        from llmhpo.objectives.lora.evaluate import response_loss
+
+        _, tok, _ = self.model()
+        size = self.config["eval"]["curve_val_size"]
+        recs = self.splits()["validation"]
+        recs = recs if size is None else recs[:size]
+        tc = self.train_config
+        return {"val_loss": response_loss(peft_model, tok, recs, tc.max_seq_len,
+                                          self.config["eval"]["batch_size"], tc.system_prompt)}
+
+    @staticmethod
+    def _checkpoint_dir(ctx: Any) -> Any:
+        """The trial's work directory (checkpoints go to its ``checkpoints/``), if it has one."""
+        return ctx.path() if getattr(ctx, "workdir", None) is not None else None
 
     # -- the objective interface -----------------------------------------------------------
     @_quiet
