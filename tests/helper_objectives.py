@@ -123,3 +123,29 @@ class FileReporter:
     def should_stop(self, trial_number: int) -> bool:
         n = sum(r["trial"] == trial_number for r in self.reports())
         return trial_number == self.stop_trial and n >= self.stop_after
+
+
+def curve(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """A 9-step learning curve ``(x - 0.3)^2 + 1/step`` reported each step. It keeps its step in
+    ``ctx.workdir/step.txt`` (a checkpoint it continues from), returns early when
+    ``ctx.should_stop()`` (the contract's style; no exception) and raises KeyboardInterrupt at
+    step ``s`` of trial ``n`` when ``LLMHPO_TEST_INTERRUPT="n:s"`` (a driver killed mid-trial)."""
+    from pathlib import Path
+
+    ck = None if ctx.workdir is None else ctx.path() / "step.txt"
+    start = int(ck.read_text()) if ck is not None and ck.exists() else 0
+    v = math.nan
+    for step in range(start + 1, 10):
+        v = (params["x"] - 0.3) ** 2 + 1.0 / step
+        if ck is not None:
+            ck.write_text(str(step))
+        ctx.report(step, {"value": v})
+        if os.environ.get("LLMHPO_TEST_INTERRUPT") == f"{ctx.number}:{step}":
+            raise KeyboardInterrupt
+        if step < 9 and ctx.should_stop():
+            return {"value": v, "steps": step, "started_at": start}
+    del Path
+    return {"value": v, "steps": 9, "started_at": start}
+
+
+curve.resumable = lambda workdir: (workdir / "step.txt").exists()  # type: ignore[attr-defined]

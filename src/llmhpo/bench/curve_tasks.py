@@ -147,6 +147,10 @@ class PartialFitTask:
                 raise exc
         return metrics()
 
+    def resumable(self, workdir: Any) -> bool:
+        """True when ``workdir`` holds a checkpoint a trial continues from."""
+        return (Path(workdir) / _CHECKPOINT).is_file()
+
     @staticmethod
     def _checkpoint_path(ctx: Any) -> Path | None:
         if getattr(ctx, "workdir", None) is None:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmhpo.exceptions import TrialInfeasible
+from llmhpo.exceptions import TrialInfeasible, TrialPruned
 from llmhpo.study.trial import TrialState
 
 __all__ = [
@@ -137,7 +137,8 @@ class Outcome:
     """The result of one objective call, as sent back to the study.
 
     Attributes:
-        state: COMPLETE, or how the call failed (FAILED, INFEASIBLE, TIMEOUT).
+        state: COMPLETE, PRUNED (the objective stopped early), or how the call failed
+            (FAILED, INFEASIBLE, TIMEOUT).
         metrics: what the objective returned (or attached to its exception as ``.metrics``).
         error: the traceback or error text of a failed call.
         wall_time: seconds the call took in the worker.
@@ -195,6 +196,8 @@ def run_objective(
         if isinstance(exc, TimeoutError):
             state = TrialState.TIMEOUT
         error = "".join(traceback.format_exception(exc)).strip()
+        if isinstance(exc, TrialPruned):
+            state, error = TrialState.PRUNED, str(exc)
     return Outcome(state, metrics, error, time.monotonic() - t0, os.getpid())
 
 

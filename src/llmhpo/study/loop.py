@@ -21,6 +21,7 @@ from llmhpo.executors import Executor, make_executor
 from llmhpo.executors.base import started_at
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext, outcome_of, run_objective
 from llmhpo.study.progress import Progress
+from llmhpo.study.scheduling import compute_spent
 from llmhpo.study.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class TrialLoop:
         reporter: Reporter | None = None,
         progress: Progress | None = None,
         poll_interval: float = 1.0,
+        compute_budget: float | None = None,
+        max_resource: int | None = None,
     ) -> None:
         self.study = study
         self.objective = objective
@@ -72,6 +75,8 @@ class TrialLoop:
         self.reporter = reporter
         self.progress = progress
         self.poll_interval = poll_interval
+        self.compute_budget = compute_budget  # steps/epochs; see llmhpo.study.scheduling
+        self.max_resource = max_resource
         self.running: dict[Future[Any], tuple[PendingTrial, float]] = {}
 
     def run(self) -> None:
@@ -128,10 +133,15 @@ class TrialLoop:
         )
 
     def fill(self) -> None:
-        """Claim as many trials as there are free workers and budget slots; submit them."""
+        """Claim as many trials as there are free workers and budget slots (interrupted
+        trials with a checkpoint are continued first), unless the compute budget is spent;
+        submit them."""
         free = self.executor.n_workers - len(self.running)
         if free <= 0:
             return
+        if self.compute_budget is not None and compute_spent(
+                self.study.trials, self.max_resource) >= self.compute_budget:
+            return  # the trials already spent (or are spending) the compute budget
         for p in self.study._claim(free, self.total):
             fut = self.executor.submit(run_objective, self.objective, p.params, self.context(p))
             self.running[fut] = (p, time.monotonic())

@@ -61,6 +61,8 @@ __all__ = [
     "SchedulerConfig",
     "make_pruner",
     "StorageReporter",
+    "scheduled_outcome",
+    "copy_progress",
     "trial_fidelity",
     "compute_spent",
 ]
@@ -258,6 +260,48 @@ class StorageReporter:
         return stop
 
 
+def scheduled_outcome(
+    storage: Any, trial_id: int, state: Any, metrics: Mapping[str, Any], metric: str | None
+) -> tuple[Any, float | None]:
+    """The state and value to record for a trial the objective finished as ``state``.
+
+    A trial the scheduler stopped (:data:`PRUNED_AT` at its last reported step) is PRUNED even
+    when the objective returned normally; a PRUNED trial's value is the objective metric it
+    returned, else its last intermediate value (``None`` if neither is finite). Any other
+    trial keeps ``state`` (value ``None``: the study computes it).
+    """
+    from llmhpo.study.trial import TrialState
+
+    if state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        return state, None
+    frozen = storage.get_trial(trial_id)
+    stopped_at = frozen.system_attrs.get(PRUNED_AT)
+    if state is TrialState.COMPLETE and (stopped_at is None or frozen.last_step != stopped_at):
+        return state, None
+    candidates = [metrics.get(metric or "value")]
+    if frozen.last_step is not None:
+        candidates.append(frozen.intermediate_values[frozen.last_step])
+    for v in candidates:
+        try:
+            f = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            return TrialState.PRUNED, f
+    return TrialState.PRUNED, None
+
+
+def copy_progress(storage: Any, src_id: int, dst_id: int) -> None:
+    """Copy the learning curve and the ASHA rung records of trial ``src_id`` to ``dst_id`` (a
+    trial that continues an interrupted one from its checkpoint)."""
+    src = storage.get_trial(src_id)
+    for step, v in src.intermediate_values.items():
+        storage.set_trial_intermediate_value(dst_id, step, v)
+    for key, v in src.system_attrs.items():
+        if key.startswith("completed_rung_"):
+            storage.set_trial_system_attr(dst_id, key, v)
+
+
 def trial_fidelity(intermediate: Mapping[int, float], default: float | None = None
                    ) -> float | None:
     """The compute a trial spent: its last reported step, else ``default``."""
@@ -277,6 +321,6 @@ def compute_spent(trials: Sequence[Any], max_resource: float | None = None) -> f
         curve = getattr(t, "intermediate", None) or {}
         done = t.state.is_finished()
         f = trial_fidelity(curve, max_resource if done else None)
-        if f is not None and math.isfinite(f):
-            total += f
+        if f is not None and math.isfinite(f):  # a continued trial: only its own steps
+            total += max(0.0, f - float(t.attrs.get("resumed_from_step", 0) or 0))
     return total

@@ -35,6 +35,7 @@ _TO_OPTUNA = {
     TrialState.FAILED: OptunaState.FAIL,
     TrialState.INFEASIBLE: OptunaState.FAIL,
     TrialState.TIMEOUT: OptunaState.FAIL,
+    TrialState.PRUNED: OptunaState.PRUNED,
     TrialState.INTERRUPTED: OptunaState.FAIL,
 }
 
@@ -220,7 +221,9 @@ class StudyStorage:
             self.storage.set_trial_system_attr(trial_id, "fail_reason", error[-4000:])
         self.storage.set_trial_system_attr(trial_id, _PREFIX + "state", state.value)
         optuna_state = _TO_OPTUNA[state]
-        values = [float(value)] if optuna_state == OptunaState.COMPLETE else None
+        values = (None if value is None or optuna_state not in (OptunaState.COMPLETE,
+                                                                 OptunaState.PRUNED)
+                  else [float(value)])  # a PRUNED trial: its value at the last fidelity
         self.storage.set_trial_state_values(trial_id, optuna_state, values)
 
     def trials(self) -> list[Trial]:
@@ -278,11 +281,12 @@ def _to_trial(t: FrozenTrial) -> Trial:
         state=state,
         params=dict(t.params),
         x=None if x is None else tuple(x),
-        value=t.value if state is TrialState.COMPLETE else None,
+        value=t.value if state in (TrialState.COMPLETE, TrialState.PRUNED) else None,
         metrics=dict(t.user_attrs),
         attrs=dict(sa.get(_PREFIX + "attrs") or {}),
         error=error,
         warm_start=bool(sa.get(_PREFIX + "warm_start", False)),
         datetime_start=t.datetime_start,
         datetime_complete=t.datetime_complete,
+        intermediate=dict(t.intermediate_values),
     )

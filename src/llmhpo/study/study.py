@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ from llmhpo.study import warm_start as _warm
 from llmhpo.study.coordination import DriverInfo, Heartbeat, claim_lock
 from llmhpo.study.loop import Callback, TrialLoop, default_executor
 from llmhpo.study.progress import Progress
+from llmhpo.study.scheduling import (
+    SchedulerConfig,
+    StorageReporter,
+    copy_progress,
+    scheduled_outcome,
+)
 from llmhpo.study.storage import StudyStorage, open_storage
 from llmhpo.study.trial import Trial, TrialState
 from llmhpo.validation import short_repr
@@ -48,7 +55,7 @@ class PendingTrial:
 
     number: int
     params: dict[str, Any]
-    suggestion: Suggestion
+    suggestion: Suggestion | None  # None: a trial continued from an interrupted one
     trial_id: int
 
 
@@ -158,6 +165,7 @@ class Study:
         self._told: set[int] = set()  # trial numbers the optimizer knows the result of
         self._heartbeat: Heartbeat | None = None
         self._grace_period = 60.0
+        self._resumable: tuple[Any, str | Path] | None = None  # (hook, workdir) of optimize
         self._replay()
 
     # ----- properties ------------------------------------------------------------------------
@@ -172,6 +180,16 @@ class Study:
     @property
     def budget(self) -> int | None:
         return self._records.get_attr("budget")
+
+    @property
+    def scheduler(self) -> SchedulerConfig:
+        """The early-stopping scheduler of the last :meth:`optimize` (``none`` before)."""
+        return SchedulerConfig.from_mapping(self._records.get_attr("scheduler"))
+
+    @property
+    def compute_budget(self) -> float | None:
+        """The compute budget (steps/epochs) of the last :meth:`optimize`, if one was set."""
+        return self._records.get_attr("compute_budget")
 
     @property
     def trials(self) -> list[Trial]:
@@ -257,7 +275,8 @@ class Study:
             )
             st = state or (TrialState.FAILED if result is None else TrialState.COMPLETE)
             err = error
-        value = None
+        st, value = scheduled_outcome(self._records.storage, p.trial_id, st, metrics,
+                                      self.metric)
         if st is TrialState.COMPLETE:
             value, problem = self._objective_value(metrics)
             if problem:
@@ -273,7 +292,10 @@ class Study:
             # Another driver took this trial for a dead driver's (our heartbeat stopped for
             # longer than the grace period): the result is still real, keep it.
             trial_id = self._record_late(p, st, value, metrics, err)
-        self.optimizer.tell(p.suggestion, self._loss(value))
+        if p.suggestion is None:  # a trial continued from an interrupted one: not asked
+            self.optimizer.tell_not_asked(p.params, self._loss(value), None)
+        else:
+            self.optimizer.tell(p.suggestion, self._loss(value))  # PRUNED: last-fidelity value
         self._told.add(p.number)
         finished = self._records.trial(trial_id)
         self._log(finished)
@@ -296,9 +318,10 @@ class Study:
             trials = self.trials
             budget = self.budget
             extra = budget is not None and _n_used(trials) >= budget
+            x = list(p.suggestion.x) if p.suggestion else list(self.space.encode(p.params))
             trial_id, number = self._records.create_trial(
-                p.params, self._distributions, list(p.suggestion.x),
-                {**p.suggestion.attrs, "late_result_of": p.number},
+                p.params, self._distributions, x,
+                {**(p.suggestion.attrs if p.suggestion else {}), "late_result_of": p.number},
                 warm_start=extra, driver={**self._driver.to_dict(), "heartbeat": False},
             )
             self._records.finish_trial(trial_id, state, value, metrics, error)
@@ -411,7 +434,8 @@ class Study:
             if k <= 0:
                 return []
             self._sync(trials)
-            return self.ask(k)
+            out = [self._continue(t) for t in self._continuable(trials)[:k]]
+            return out + (self.ask(k - len(out)) if k > len(out) else [])
 
     def _others_running(self, total: int) -> bool:
         """True while the budget is not reached and other drivers still run trials here (one
@@ -460,6 +484,8 @@ class Study:
         reporter: Reporter | None = None,
         heartbeat_interval: float = 10.0,
         grace_period: float | None = None,
+        scheduler: SchedulerConfig | Mapping[str, Any] | str | None = None,
+        compute_budget: float | None = None,
     ) -> Trial | None:
         """Run the objective until the study has ``budget`` finished trials in total.
 
@@ -482,6 +508,15 @@ class Study:
                 trials (database storages only; see :mod:`llmhpo.study.coordination`).
             grace_period: seconds without a heartbeat after which another driver takes a
                 running trial for a dead driver's and reclaims it (default: 6 heartbeats).
+            scheduler: early stopping (:mod:`llmhpo.study.scheduling`: ``"median"``,
+                ``"asha"``, ``"hyperband"``, a mapping or a
+                :class:`~llmhpo.study.scheduling.SchedulerConfig`); default none. Without
+                ``reporter``, each trial gets a
+                :class:`~llmhpo.study.scheduling.StorageReporter` over this study's storage
+                (learning curves as Optuna intermediate values) with this scheduler.
+            compute_budget: no new trial starts once the trials' compute (their last
+                reported steps, :func:`~llmhpo.study.scheduling.compute_spent`) reaches this;
+                ``budget`` may then be ``None``.
 
         Several drivers (processes, machines) may run ``optimize`` on the same study at once:
         the budget is shared and held exactly, each driver's optimizer sees the others' results
@@ -495,10 +530,16 @@ class Study:
             The best trial so far.
         """
         total = budget if budget is not None else self.budget
-        if total is None:
+        if total is None and compute_budget is None:
             raise InvalidConfigError("no budget: pass budget= or set it in create_study")
         if budget is not None:
             self._records.set_attr("budget", budget)
+        sched = SchedulerConfig.from_mapping(
+            scheduler.to_dict() if isinstance(scheduler, SchedulerConfig) else scheduler)
+        self._records.set_attr("scheduler", sched.to_dict())
+        if compute_budget is not None:
+            self._records.set_attr("compute_budget", compute_budget)
+        total = total if total is not None else 2**62
         preflight = getattr(objective, "preflight", None)
         if callable(preflight) and self.n_finished < total:
             preflight()  # a config every trial would fail on is an error, not `total` failures
@@ -511,6 +552,8 @@ class Study:
             )
         with claim_lock(self._records.storage, self._records.study_id):
             self._reclaim(self._records.snapshot()[1], at_start=True)
+        hook = getattr(objective, "resumable", None)
+        self._resumable = (hook, workdir) if callable(hook) and workdir is not None else None
         owns_executor = executor is None or isinstance(executor, str)
         ex = default_executor(executor, n_workers, trial_timeout)
         if (
@@ -523,6 +566,8 @@ class Study:
                 "(it cannot stop a running trial, and a crash of the objective kills the "
                 "driver); use the process executor (the default when a time limit is set)"
             )
+        if reporter is None:
+            reporter = self._reporter(sched, ex)
         loop = TrialLoop(
             self, objective, ex, total,
             trial_timeout=trial_timeout, workdir=workdir, callbacks=callbacks,
@@ -530,6 +575,7 @@ class Study:
             progress=Progress(total, enabled=show_progress, metric=self.metric,
                               direction=self.direction),
             poll_interval=min(1.0, interval),
+            compute_budget=compute_budget, max_resource=sched.max_resource,
         )
         if coordination.supports_heartbeat(self._records.storage):
             self._heartbeat = Heartbeat(self._records.storage, interval).start()
@@ -555,7 +601,56 @@ class Study:
                 )
             except UpdateFinishedTrialError:  # already reclaimed by another driver
                 pass
-            self.optimizer.cancel(p.suggestion)
+            if p.suggestion is not None:
+                self.optimizer.cancel(p.suggestion)
+
+    # ----- scheduling (see llmhpo.study.scheduling) ----------------------------------------
+    def _reporter(self, sched: SchedulerConfig, ex: Executor) -> Reporter | None:
+        """The default reporter: this study's storage, by URL when it has one (any worker
+        process can open it), else the in-memory storage itself (inline runs only)."""
+        st = self._records.storage
+        url = getattr(st, "url", None)
+        if url is None and not isinstance(ex, InlineExecutor):
+            if sched.name != "none":
+                raise InvalidConfigError(
+                    f"scheduler {sched.name!r} with several workers needs a database storage "
+                    f"(sqlite:///file.db or a server URL), not an in-memory study"
+                )
+            return None
+        return StorageReporter(url or st, self.study_name, self.metric, sched)
+
+    def _continuable(self, trials: Sequence[Trial]) -> list[Trial]:
+        """INTERRUPTED trials whose work directory holds a checkpoint the objective can
+        continue from (its ``resumable(workdir) -> bool`` hook), not continued yet."""
+        if self._resumable is None:
+            return []
+        check, workdir = self._resumable
+        taken = {t.attrs.get("resumed_from_trial") for t in trials}
+        return [t for t in trials if t.state is TrialState.INTERRUPTED and not t.warm_start
+                and t.number not in taken and check(Path(workdir) / f"trial_{t.number}")]
+
+    def _continue(self, old: Trial) -> PendingTrial:
+        """A new RUNNING trial with the parameters, work directory (copied: checkpoints) and
+        learning curve of the interrupted trial ``old``; the objective continues from its
+        checkpoint. Called under the claim lock, so two drivers never continue the same one."""
+        assert self._resumable is not None
+        workdir = Path(self._resumable[1])
+        attrs = {**old.attrs, "resumed_from_trial": old.number,
+                 "resumed_from_step": max(old.intermediate, default=0)}
+        x = None if old.x is None else list(old.x)
+        driver = {**self._driver.to_dict(), "heartbeat": self._heartbeat is not None}
+        trial_id, number = self._records.create_trial(
+            old.params, self._distributions, x, attrs, driver=driver)
+        copy_progress(self._records.storage, self._records.trial_ids()[old.number], trial_id)
+        shutil.copytree(workdir / f"trial_{old.number}", workdir / f"trial_{number}",
+                        dirs_exist_ok=True)
+        p = PendingTrial(number, dict(old.params), None, trial_id)
+        self._pending[number] = p
+        if self._heartbeat is not None:
+            self._heartbeat.add(trial_id)
+        _logger.info("trial %d continues interrupted trial %d from its checkpoint",
+                     number, old.number)
+        return p
 
     def _log(self, t: Trial) -> None:
         if t.state is TrialState.COMPLETE:

@@ -14,8 +14,9 @@ class TrialState(str, Enum):  # noqa: UP042 - StrEnum would change str()/format(
     """The state of a trial.
 
     FAILED (the objective raised or returned NaN/inf), INFEASIBLE (the configuration cannot run,
-    e.g. out of memory), TIMEOUT (over its time limit) and INTERRUPTED (the driver stopped while
-    it ran) are all kept as data; only INTERRUPTED trials do not count against the budget.
+    e.g. out of memory), TIMEOUT (over its time limit), PRUNED (stopped early by a scheduler at a
+    low fidelity, :mod:`llmhpo.study.scheduling`) and INTERRUPTED (the driver stopped while it
+    ran) are all kept as data; only INTERRUPTED trials do not count against the budget.
     """
 
     RUNNING = "running"
@@ -23,6 +24,7 @@ class TrialState(str, Enum):  # noqa: UP042 - StrEnum would change str()/format(
     FAILED = "failed"
     INFEASIBLE = "infeasible"
     TIMEOUT = "timeout"
+    PRUNED = "pruned"
     INTERRUPTED = "interrupted"
 
     def is_finished(self) -> bool:
@@ -41,12 +43,15 @@ class Trial:
         state: see :class:`TrialState`.
         params: the hyperparameters the objective received.
         x: the encoded point in [0, 1]^dim the optimizer suggested.
-        value: the objective value (in the study's direction), ``None`` unless COMPLETE.
+        value: the objective value (in the study's direction): of a COMPLETE trial, or of a
+            PRUNED one at the last fidelity it reached; ``None`` otherwise.
         metrics: every metric the objective returned (tokens/s, accuracy, ...).
         attrs: optimizer attributes (phase, depth, acquisition value, ...).
         error: error text (traceback) of a failed trial.
         warm_start: the trial was imported from a cache or another study, not evaluated here.
         datetime_start / datetime_complete: wall-clock timestamps (UTC).
+        intermediate: the learning curve, ``{step: value}`` of the study metric as reported
+            during the trial (Optuna intermediate values).
     """
 
     number: int
@@ -60,6 +65,7 @@ class Trial:
     warm_start: bool = False
     datetime_start: dt.datetime | None = None
     datetime_complete: dt.datetime | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:

@@ -476,6 +476,13 @@ class LoRAObjective:
         self.splits()
         self._preflight_done = True
 
+    def resumable(self, workdir: Any) -> bool:
+        """True when a trial's work directory holds a training checkpoint to continue from
+        (the study continues such an interrupted trial instead of starting a new one)."""
+        from llmhpo.objectives.lora.checkpoint import latest_checkpoint
+
+        return latest_checkpoint(workdir) is not None
+
     @_quiet
     def __call__(self, params: Mapping[str, Any], ctx: Any) -> dict[str, Any]:
         """Fine-tune with ``params`` and return every metric."""

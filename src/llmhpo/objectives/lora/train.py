@@ -285,8 +285,8 @@ def train_lora(
     import torch
 
     from llmhpo.exceptions import TrialPruned
-    from llmhpo.objectives.lora import checkpoint as ck
     from llmhpo.objectives.base import is_out_of_memory
+    from llmhpo.objectives.lora import checkpoint as ck
     from llmhpo.objectives.lora.data import collate, encode_example
 
     if not records:
