@@ -129,13 +129,15 @@ def curve(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     """A 9-step learning curve ``(x - 0.3)^2 + 1/step`` reported each step. It keeps its step in
     ``ctx.workdir/step.txt`` (a checkpoint it continues from), returns early when
     ``ctx.should_stop()`` (the contract's style; no exception) and raises KeyboardInterrupt at
-    step ``s`` of trial ``n`` when ``LLMHPO_TEST_INTERRUPT="n:s"`` (a driver killed mid-trial)."""
+    step ``s`` of trial ``n`` when ``LLMHPO_TEST_INTERRUPT="n:s"`` (a driver killed mid-trial);
+    each step sleeps ``LLMHPO_TEST_STEP_SLEEP`` seconds."""
     from pathlib import Path
 
     ck = None if ctx.workdir is None else ctx.path() / "step.txt"
     start = int(ck.read_text()) if ck is not None and ck.exists() else 0
     v = math.nan
     for step in range(start + 1, 10):
+        time.sleep(float(os.environ.get("LLMHPO_TEST_STEP_SLEEP", "0")))
         v = (params["x"] - 0.3) ** 2 + 1.0 / step
         if ck is not None:
             ck.write_text(str(step))

@@ -52,6 +52,8 @@ _TOP_KEYS = {
     "mlflow",
     "references",
     "recheck",
+    "scheduler",
+    "compute_budget",
 }
 _EXEC_KEYS = {
     "n_workers",
@@ -104,6 +106,8 @@ class RunConfig:
     mlflow: Any = None
     references: dict[str, dict[str, Any]] | None = None
     recheck: dict[str, Any] | None = None
+    scheduler: Any = None
+    compute_budget: int | None = None
     source: str | None = None
 
     def build_space(self) -> Any:
@@ -347,6 +351,13 @@ def _validate(cfg: RunConfig) -> RunConfig:
         from llmhpo.evaluation.recheck import recheck_seeds
 
         recheck_seeds(rc.get("seeds"))  # raises naming the bad value
+    cb = cfg.compute_budget
+    if cb is not None and (isinstance(cb, bool) or not isinstance(cb, int) or cb < 1):
+        raise bad("compute_budget", cb, "a positive integer (training steps/epochs) or null")
+    if cfg.scheduler is not None:
+        from llmhpo.study.scheduling import SchedulerConfig
+
+        SchedulerConfig.from_mapping(cfg.scheduler)  # raises naming the bad key
     from llmhpo.objectives.registry import OBJECTIVE_TYPES
 
     check_choice(_key("objective.type"), cfg.objective.get("type"), sorted(OBJECTIVE_TYPES))

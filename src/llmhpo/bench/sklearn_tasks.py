@@ -207,11 +207,13 @@ def get_task(name: str) -> SklearnTask:
 def from_config(cfg: Mapping[str, Any]) -> Any:
     """``objective: {type: sklearn, model: svm, dataset: breast_cancer}`` -> ObjectiveSpec.
 
-    Optional keys: ``n_splits`` (default 3) and ``split_seed`` (default 0).
+    Optional keys: ``n_splits`` (default 3) and ``split_seed`` (default 0). ``model: mlpcurve``
+    is the learning-curve task :class:`~llmhpo.bench.curve_tasks.PartialFitTask` (metric
+    ``val_error``, ``max_epochs`` default 27), for the multi-fidelity schedulers.
     """
     from llmhpo.objectives.registry import ObjectiveSpec
 
-    extra = set(cfg) - {"model", "dataset", "n_splits", "split_seed"}
+    extra = set(cfg) - {"model", "dataset", "n_splits", "split_seed", "max_epochs"}
     if extra:
         raise InvalidConfigError(
             f"unknown field(s) {sorted(extra)} for an sklearn objective, expected model, "
@@ -223,6 +225,12 @@ def from_config(cfg: Mapping[str, Any]) -> Any:
                 f"an sklearn objective needs {key!r} (models {list(MODELS)}, datasets "
                 f"{list(DATASETS)})"
             )
+    if cfg["model"] == "mlpcurve":  # the learning-curve task (epochs, early stopping)
+        from llmhpo.bench.curve_tasks import PartialFitTask
+
+        curve = PartialFitTask(str(cfg["dataset"]), int(cfg.get("max_epochs", 27)),
+                               int(cfg.get("split_seed", 0)))
+        return ObjectiveSpec(curve, curve.space(), "minimize", "val_error")
     task = SklearnTask(
         str(cfg["model"]), str(cfg["dataset"]),
         n_splits=int(cfg.get("n_splits", 3)), split_seed=int(cfg.get("split_seed", 0)),

@@ -91,7 +91,7 @@ def _status(args: argparse.Namespace) -> int:
         print(
             f"{n}: {study.n_finished}/{study.budget} trials ({states}); "
             f"optimizer {study.optimizer.name}; {study.direction} "
-            f"{study.metric or 'value'}; best {best_txt}"
+            f"{study.metric or 'value'}; best {best_txt}{_compute_text(study, trials)}"
         )
         from llmhpo.evaluation.repro import get_repro
 
@@ -101,6 +101,20 @@ def _status(args: argparse.Namespace) -> int:
 
             print(repro_text(records))
     return 0
+
+
+def _compute_text(study: Any, trials: list[Any]) -> str:
+    """``; compute 123/300 steps (scheduler asha)`` for a study whose trials reported
+    learning curves (their last steps are the compute spent); empty otherwise."""
+    from llmhpo.study.scheduling import compute_spent
+
+    sched, budget = study.scheduler, study.compute_budget
+    if not any(t.intermediate for t in trials) and budget is None:
+        return ""
+    spent = compute_spent(trials, sched.max_resource)
+    of = "" if budget is None else f"/{budget:g}"
+    via = "" if sched.name == "none" else f" (scheduler {sched.name})"
+    return f"; compute {spent:g}{of} steps{via}"
 
 
 def _best(args: argparse.Namespace) -> int:

@@ -236,6 +236,8 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
             show_progress=show_progress,
             heartbeat_interval=ex_cfg.heartbeat_interval,
             grace_period=ex_cfg.grace_period,
+            scheduler=cfg.scheduler,
+            compute_budget=cfg.compute_budget,
         )
         if cfg.recheck is not None and study.best_trial is not None:
             from llmhpo.evaluation.recheck import recheck_seeds, run_recheck

@@ -21,6 +21,7 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
@@ -101,6 +102,14 @@ class PythonObjective:
         if self._one_arg:
             return self._fn(params)
         return self._fn(params, ctx, **self.kwargs)
+
+    def resumable(self, workdir: Any) -> bool:
+        """The target's own ``resumable(workdir)`` hook (a function attribute), else False:
+        whether an interrupted trial's work directory holds a checkpoint to continue from."""
+        if self._fn is None:
+            self._fn = _import_target(self.target)
+        hook = getattr(self._fn, "resumable", None)
+        return bool(hook(Path(workdir))) if callable(hook) else False
 
 
 def _check_call(fn: Any, target: str, kwargs: dict[str, Any], one_arg: bool) -> None:
