@@ -40,8 +40,8 @@ def partial_fit_space() -> SearchSpace:
     return SearchSpace([
         Float("learning_rate_init", 1e-5, 1.0, log=True, default=1e-3),
         Float("alpha", 1e-8, 1.0, log=True, default=1e-4),
-        Int("batch_size", 16, 256, log=True, default=32),
-        Int("width", 8, 128, log=True, default=64),
+        Int("batch_size", 32, 256, log=True, default=64),
+        Int("width", 8, 64, log=True, default=32),
     ])
 
 
