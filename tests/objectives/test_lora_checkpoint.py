@@ -2,7 +2,7 @@
 exactly the learning curve of a run that never stopped."""
 
 import pytest
-from lora_tiny import make_tiny_llama, tiny_tokenizer  # noqa: F401 - fixture
+from lora_tiny import make_tiny_llama, tiny_config, tiny_model_dir, tiny_tokenizer  # noqa: F401
 
 from llmhpo.exceptions import TrialPruned
 from llmhpo.objectives.lora.checkpoint import latest_checkpoint, list_checkpoints
@@ -85,3 +85,25 @@ def test_all_checkpoints_kept_on_request_and_foreign_ones_ignored(tiny_tokenizer
     # another run (other batch size) in the same directory starts from step 0
     other = _run(tiny_tokenizer, data, tmp_path, cfg=replace(cfg, batch_size=2))
     assert other["resumed_from_step"] == 0
+
+
+def test_lora_study_records_curves_and_a_pruned_trial(tiny_model_dir, tmp_path):  # noqa: F811
+    """Through the study: curves in the storage, the median rule stops the hopeless trial."""
+    from llmhpo.objectives.lora.objective import LoRAObjective
+    from llmhpo.space import Categorical, SearchSpace
+    from llmhpo.study import TrialState, create_study
+
+    obj = LoRAObjective(tiny_config(tiny_model_dir, train={"steps": 4, "eval_every": 1},
+                                    eval={"accuracy": "none"}))
+    space = SearchSpace([Categorical("learning_rate", [0.01, 1e-6])])
+    study = create_study(space, seed=1, metric="val_loss",  # seed 1: 0.01 first, then 1e-6
+                         storage=f"sqlite:///{tmp_path / 's.db'}", study_name="lora", budget=2)
+    study.optimize(obj, workdir=tmp_path / "work",
+                   scheduler={"name": "median", "n_startup_trials": 1})
+    good, bad = study.trials
+    assert (good.state, bad.state) == (TrialState.COMPLETE, TrialState.PRUNED)
+    assert good.params["learning_rate"] == 0.01 and sorted(good.intermediate) == [1, 2, 3, 4]
+    assert good.value == good.intermediate[4] == good.metrics["val_loss"]
+    assert bad.metrics["steps"] == 1 and bad.value == bad.intermediate[1] > good.intermediate[1]
+    assert latest_checkpoint(tmp_path / "work" / "trial_1").step == 1
+    assert study.best_trial.number == 0
