@@ -60,8 +60,8 @@ def _task(suite: str) -> dict[str, Any]:
         from llmhpo.objectives.registry import build_objective
 
         cfg = json.loads(json.dumps(LORA_TASK_CONFIG))
-        cfg["train"].update(steps=12, eval_every=2, warmup_steps=0)
-        cfg["eval"].update(curve_val_size=16, val_size=16, test_size=0)
+        cfg["train"].update(steps=12, eval_every=2, warmup_steps=0, threads=1)
+        cfg["eval"].update(test_size=0)  # the curve and val_loss on all 32 validation records
         cfg["artifacts"] = {"save_adapters": False}
         spec = build_objective(cfg)
         return {"objective": spec.objective, "space": spec.space, "metric": "val_loss", "R": 12,

@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--optimizer", help="optimizer name (overrides the config)")
     p.add_argument("--report", help="directory of the report (plots, results table)")
+    p.add_argument("--scheduler", help="early stopping: median, asha or hyperband "
+                   "(overrides the config's scheduler name)")
+    p.add_argument("--compute-budget", type=int, dest="compute_budget",
+                   help="total training steps/epochs over all trials")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--mlflow", nargs="?", const=True, metavar="TRACKING_URI",
                    help="log the study to MLflow (default store ./mlruns; or a tracking URI)")
@@ -51,6 +55,8 @@ def _main(args: argparse.Namespace) -> int:
         report=args.report,
         mlflow=args.mlflow,
         optimizer={"name": args.optimizer} if args.optimizer else None,
+        scheduler=_scheduler_override(cfg.scheduler, args.scheduler),
+        compute_budget=args.compute_budget,
     )
     if args.no_recheck:
         from dataclasses import replace
@@ -79,6 +85,15 @@ def _exit_status(study: Any) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _scheduler_override(configured: Any, name: str | None) -> Any:
+    """``--scheduler NAME``: the config's scheduler settings with this name (None: unchanged)."""
+    if name is None:
+        return None
+    if isinstance(configured, dict):
+        return {**configured, "name": name}
+    return {"name": name}
 
 
 def _optimizer_kwargs(cfg: RunConfig) -> dict[str, Any]:
