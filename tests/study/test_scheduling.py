@@ -30,7 +30,7 @@ def _check_records(study):
     return pruned, done
 
 
-def test_asha_prunes_records_and_tells_the_optimizer(db_url):
+def test_asha_prunes_records_and_tells_the_optimizer(db_url, tmp_path):
     study = create_study(X, optimizer="random", storage=db_url, study_name="asha", budget=12)
     best = study.optimize(obj.curve, scheduler={"name": "asha", "min_resource": 1})
     pruned, done = _check_records(study)
@@ -47,6 +47,10 @@ def test_asha_prunes_records_and_tells_the_optimizer(db_url):
     assert ot[0].intermediate_values == study.trials[0].intermediate
     assert load_study("asha", db_url).trials[-1].state in (TrialState.PRUNED,
                                                           TrialState.COMPLETE)
+    # a low-fidelity value is never imported as a complete result
+    other = create_study(X, budget=1)
+    assert other.warm_start(study) == len(done)
+    assert create_study(X, budget=1).warm_start(study.to_csv(tmp_path / "a.csv")) == len(done)
 
 
 def test_hyperband_with_two_worker_processes_and_a_compute_budget(db_url):

@@ -83,7 +83,9 @@ def write_csv(study: Study, path: str | Path) -> Path:
 
 def _rows_from_study(study: Study) -> Iterable[Row]:
     for t in study.trials:
-        if t.state in (TrialState.RUNNING, TrialState.INTERRUPTED):
+        # a PRUNED trial's value is a low-fidelity one: imported as complete it could become
+        # the best trial of the importing study, so it is left out
+        if t.state in (TrialState.RUNNING, TrialState.INTERRUPTED, TrialState.PRUNED):
             continue
         yield t.params, t.value, dict(t.metrics)
 
@@ -144,7 +146,7 @@ def _rows_from_csv(path: Path, text: str, space: SearchSpace) -> Iterable[Row]:
                     f"{path}:{i}: got a row whose length differs from the header's, expected "
                     f"{len(cols)} fields (one per column)"
                 )
-            if row.get("state") in ("running", "interrupted"):
+            if row.get("state") in ("running", "interrupted", "pruned"):
                 continue
             try:
                 params = {v.name: _parse_cell(row[v.name]) for v in space.variables}
