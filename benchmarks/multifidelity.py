@@ -178,6 +178,69 @@ def _one(args: tuple[str, int, int, str]) -> tuple[str, int, list[dict], float]:
     return name, seed, trials, time.perf_counter() - t0
 
 
+def summarize(payload: dict[str, Any], out: Path) -> dict[str, dict[str, Any]]:
+    """Summary per contender (means over seeds; ``None`` where some seed had no COMPLETE
+    trial yet), printed as a table; writes ``out`` (JSON) and its ``.png`` (anytime curves)."""
+    R, total, seeds = payload["R"], payload["compute_budget"], payload["seeds"]
+    grid = np.linspace(0, total, 41)
+    summary: dict[str, dict[str, Any]] = {}
+    for name, runs in payload["runs"].items():
+        curves = np.array([anytime(r["trials"], R, grid) for r in runs])
+        mean = curves.mean(0)  # NaN where a seed has no complete trial yet
+
+        def at(frac: float, mean: np.ndarray = mean) -> float | None:
+            v = mean[int(round(frac * (len(grid) - 1)))]
+            return float(v) if np.isfinite(v) else None
+
+        final = curves[:, -1]
+        summary[name] = {
+            "best_at_25%": at(0.25), "best_at_50%": at(0.5), "best_at_100%": at(1.0),
+            "best_at_100%_sd": float(np.std(final)),
+            "best_at_100%_median": float(np.median(final)),
+            "n_trials": float(np.mean([len(r["trials"]) for r in runs])),
+            "n_complete": float(np.mean([sum(t["state"] == "complete" for t in r["trials"])
+                                         for r in runs])),
+            "seconds": float(np.mean([r["seconds"] for r in runs])),
+            "curve": [float(v) if np.isfinite(v) else None for v in mean],
+        }
+    payload = {**payload, "grid": grid.tolist(), "summary": summary}
+    out.write_text(json.dumps(payload, indent=1))
+    print(f"{payload['suite']}: {seeds} seeds, compute budget {total} {payload['unit']} "
+          f"({payload['budget_full_trials']} full trials of {R}); wall {payload['wall_s']:.0f} s")
+    print(f"{'contender':24} {'best@25%':>9} {'best@50%':>9} {'best@100%':>10} {'sd':>7} "
+          f"{'median':>7} {'trials':>7} {'complete':>8} {'s/run':>7}")
+
+    def f(v: Any) -> str:
+        return "-" if v is None or not math.isfinite(v) else f"{v:.4f}"
+
+    for name, s in summary.items():
+        print(f"{name:24} {f(s['best_at_25%']):>9} {f(s['best_at_50%']):>9} "
+              f"{f(s['best_at_100%']):>10} {f(s['best_at_100%_sd']):>7} "
+              f"{f(s['best_at_100%_median']):>7} {s['n_trials']:7.1f} "
+              f"{s['n_complete']:8.1f} {s['seconds']:7.1f}")
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return summary
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for name, s in summary.items():
+        ys = [np.nan if v is None else v for v in s["curve"]]
+        ax.plot(grid / R, ys, label=name,
+                ls="--" if CONTENDERS.get(name, ("", None))[1] is None else "-")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"compute spent (full-fidelity trials of {R} {payload['unit']})")
+    ax.set_ylabel(f"best full-fidelity value, mean of {seeds} seeds")
+    ax.set_title(f"{payload['suite']}: equal compute; a line starts once every seed has a "
+                 "complete trial", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.savefig(out.with_suffix(".png"), dpi=110)
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--suite", choices=("ml", "lora"), default="ml")
@@ -186,7 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contenders", default=",".join(n for n in CONTENDERS if n != "bo+asha"))
     ap.add_argument("--workers", type=int, default=1, help="runs in parallel (processes)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--summarize", metavar="JSON", help="only re-summarize a results file")
     args = ap.parse_args(argv)
+    if args.summarize:
+        path = Path(args.summarize)
+        summarize(json.loads(path.read_text()), Path(args.out) if args.out else path)
+        return 0
     names = args.contenders.split(",")
     jobs = [(n, s, args.budget, args.suite) for s in range(args.seeds) for n in names]
     t0 = time.perf_counter()
@@ -197,66 +265,17 @@ def main(argv: list[str] | None = None) -> int:
             results = pool.map(_one, jobs, chunksize=1)
     else:
         results = [_one(j) for j in jobs]
-    task = _task(args.suite) if args.suite == "ml" else {"R": 8, "unit": "steps"}
-    R = task["R"]
-    total = args.budget * R
-    grid = np.linspace(0, total, 41)
+    R = _task("ml")["R"] if args.suite == "ml" else 8
     runs: dict[str, list[dict]] = {}
     for name, seed, trials, secs in results:
         runs.setdefault(name, []).append({"seed": seed, "seconds": secs, "trials": trials})
     out = Path(args.out) if args.out else RESULTS / f"multifidelity_{args.suite}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, dict[str, Any]] = {}
-    for name in names:
-        curves = np.array([anytime(r["trials"], R, grid) for r in runs[name]])
-        final = curves[:, -1]
-        q = {f: curves[:, int(f * (len(grid) - 1))] for f in (0.25, 0.5, 1.0)}
-        summary[name] = {
-            "best_at_25%": float(np.nanmean(q[0.25])) if np.isfinite(q[0.25]).any() else None,
-            "best_at_50%": float(np.nanmean(q[0.5])) if np.isfinite(q[0.5]).any() else None,
-            "best_at_100%": float(np.nanmean(final)),
-            "best_at_100%_sd": float(np.nanstd(final)),
-            "n_trials": float(np.mean([len(r["trials"]) for r in runs[name]])),
-            "n_complete": float(np.mean([sum(t["state"] == "complete" for t in r["trials"])
-                                         for r in runs[name]])),
-            "seconds": float(np.mean([r["seconds"] for r in runs[name]])),
-            "curve": [None if not np.isfinite(v) else float(v)
-                      for v in np.nanmean(np.where(np.isfinite(curves), curves, np.nan), 0)]
-            if np.isfinite(curves).any() else [],
-        }
     payload = {"suite": args.suite, "seeds": args.seeds, "budget_full_trials": args.budget,
-               "R": R, "unit": task["unit"], "compute_budget": total, "grid": grid.tolist(),
-               "wall_s": time.perf_counter() - t0, "summary": summary, "runs": runs}
-    out.write_text(json.dumps(payload, indent=1))
-    print(f"{args.suite}: {args.seeds} seeds, compute budget {total} {task['unit']} "
-          f"({args.budget} full trials of {R}); wall {payload['wall_s']:.0f} s")
-    print(f"{'contender':24} {'best@25%':>9} {'best@50%':>9} {'best@100%':>10} {'sd':>7} "
-          f"{'trials':>7} {'complete':>8} {'s/run':>7}")
-    for name, s in summary.items():
-        def f(v: Any) -> str:
-            return "-" if v is None or not math.isfinite(v) else f"{v:.4f}"
-        print(f"{name:24} {f(s['best_at_25%']):>9} {f(s['best_at_50%']):>9} "
-              f"{f(s['best_at_100%']):>10} {f(s['best_at_100%_sd']):>7} {s['n_trials']:7.1f} "
-              f"{s['n_complete']:8.1f} {s['seconds']:7.1f}")
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(7.5, 4.5), layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        for name, s in summary.items():
-            if s["curve"]:
-                ys = [np.nan if v is None else v for v in s["curve"]]
-                ax.plot(grid / R, ys, label=name, ls="--" if CONTENDERS[name][1] is None
-                        else "-")
-        ax.set_xlabel(f"compute spent (full-fidelity trials of {R} {task['unit']})")
-        ax.set_ylabel(f"best full-fidelity value (mean of {args.seeds} seeds)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.savefig(out.with_suffix(".png"), dpi=110)
-    except ImportError:
-        pass
+               "R": R, "unit": "epochs" if args.suite == "ml" else "steps",
+               "compute_budget": args.budget * R, "wall_s": time.perf_counter() - t0,
+               "runs": runs}
+    summarize(payload, out)
     return 0
 
 
