@@ -98,6 +98,16 @@ def test_interrupted_trial_continues_from_its_checkpoint(db_url, tmp_path, monke
     assert compute_spent(resumed.trials) == 9 + (4 + 5) + 9
 
 
+def test_packaged_asha_config_is_valid():
+    from llmhpo.config import default_config_path, load_config
+    from llmhpo.objectives.lora.objective import LoRAObjective
+
+    cfg = load_config(default_config_path().with_name("lora_asha.yaml"))
+    assert cfg.scheduler["name"] == "asha" and cfg.compute_budget == 240
+    obj = LoRAObjective({k: v for k, v in cfg.objective.items() if k != "type"})
+    assert obj.train_config.eval_every == 4 and obj.train_config.steps * 12 == 240
+
+
 def test_scheduler_config_errors():
     with pytest.raises(InvalidConfigError, match="max_resource"):
         SchedulerConfig.from_mapping({"name": "hyperband"})
