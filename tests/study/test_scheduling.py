@@ -89,8 +89,9 @@ def test_interrupted_trial_continues_from_its_checkpoint(db_url, tmp_path, monke
     monkeypatch.delenv("LLMHPO_TEST_INTERRUPT")
     resumed = load_study("cont", db_url)  # trial 1 left RUNNING, as by a kill -9
     assert [t.state for t in resumed.trials] == [TrialState.COMPLETE, TrialState.RUNNING]
-    # its driver (this process) is alive: it is reclaimed once its heartbeat is stale
-    time.sleep(1.0)
+    # its driver (this process) is alive: it is reclaimed once its heartbeat is stale (the
+    # database clock has whole seconds and the grace period is at least 1 s)
+    time.sleep(2.5)
     resumed.optimize(obj.curve, workdir=tmp_path, heartbeat_interval=0.1, grace_period=0.5)
     t0, t1, t2, t3 = resumed.trials
     assert t1.state is TrialState.INTERRUPTED
