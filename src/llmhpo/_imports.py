@@ -23,6 +23,8 @@ _EXTRA_OF = {
     "matplotlib": "report",
     "ray": "ray",
     "mlflow": "mlflow",
+    "openai": "llm",
+    "xgrammar": "llm",
 }
 
 

@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--json", action="store_true", help="print JSON")
         if name == "export":
             p.add_argument("-o", "--output", help="CSV path (default: stdout)")
+            p.add_argument(
+                "--conversation", action="store_true",
+                help="write the LLM optimizer's prompts and answers as JSON lines instead",
+            )
         p.set_defaults(func=func)
 
 
@@ -92,6 +96,7 @@ def _status(args: argparse.Namespace) -> int:
             f"{n}: {study.n_finished}/{study.budget} trials ({states}); "
             f"optimizer {study.optimizer.name}; {study.direction} "
             f"{study.metric or 'value'}; best {best_txt}{_compute_text(study, trials)}"
+            + _llm_usage_text(trials)
         )
         from llmhpo.evaluation.repro import get_repro
 
@@ -115,6 +120,31 @@ def _compute_text(study: Any, trials: list[Any]) -> str:
     of = "" if budget is None else f"/{budget:g}"
     via = "" if sched.name == "none" else f" (scheduler {sched.name})"
     return f"; compute {spent:g}{of} steps{via}"
+
+
+def llm_usage(trials: list[Any]) -> dict[str, Any] | None:
+    """LLM queries, tokens in/out, latency and cost summed over trials (``None``: no LLM)."""
+    rows = [t.attrs for t in trials if "llm_queries" in t.attrs]
+    if not rows:
+        return None
+    out: dict[str, Any] = {"queries": 0, "tokens_in": 0, "tokens_out": 0, "latency_s": 0.0,
+                           "cost": 0.0}
+    for a in rows:
+        for k in out:
+            out[k] += a.get(f"llm_{k}", 0) or 0
+    out["proposals"] = dict(Counter(str(a.get("proposal", "?")) for a in rows))
+    return out
+
+
+def _llm_usage_text(trials: list[Any]) -> str:
+    u = llm_usage(trials)
+    if u is None:
+        return ""
+    props = ", ".join(f"{k} {v}" for k, v in sorted(u["proposals"].items()))
+    return (
+        f"; LLM {u['queries']} queries, tokens in/out {u['tokens_in']}/{u['tokens_out']}, "
+        f"latency {u['latency_s']:.1f} s, cost ${u['cost']:.4f} (proposals: {props})"
+    )
 
 
 def _best(args: argparse.Namespace) -> int:
@@ -143,11 +173,31 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conversation_lines(study: Any) -> list[str]:
+    """One JSON line per LLM exchange: trial, attempt, the messages sent and the answer."""
+    lines = []
+    for t in study.trials:
+        for i, ex in enumerate(t.attrs.get("llm_log") or ()):
+            lines.append(json.dumps({
+                "trial": t.number, "state": t.state.value, "proposal": t.attrs.get("proposal"),
+                "attempt": i, **ex,
+            }, default=str))
+    return lines
+
+
 def _export(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file("--output", args.output)  # before anything is opened
     storage, name = _storage_and_name(args)
     study = resolve_study(storage, name)
+    if args.conversation:
+        text = "".join(line + "\n" for line in _conversation_lines(study))
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            print(f"wrote {text.count(chr(10))} exchanges to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return 0
     if args.output:
         path = study.to_csv(args.output)
         print(f"wrote {len(study.trials)} trials to {path}", file=sys.stderr)

@@ -96,7 +96,18 @@ def _scheduler_override(configured: Any, name: str | None) -> Any:
     return {"name": name}
 
 
-def _optimizer_kwargs(cfg: RunConfig) -> dict[str, Any]:
+def _task_text(cfg: RunConfig, spec: Any) -> str:
+    """What is being tuned, in words, for an LLM optimizer's prompt: the objective's own
+    ``description`` if it has one, else its type and name from the config."""
+    text = getattr(spec.objective, "description", None) if spec is not None else None
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    obj = cfg.objective
+    what = obj.get("name") or obj.get("task") or obj.get("target") or obj.get("model")
+    return f"a {obj['type']} objective" + (f" ({what})" if what else "")
+
+
+def _optimizer_kwargs(cfg: RunConfig, spec: Any = None) -> dict[str, Any]:
     """The optimizer's own parameters; budget-aware optimizers get the study budget.
 
     ``budget`` (SOO, BaMSOO, MADS) is the study budget. ``n_points`` (LHS) defaults to the
@@ -111,6 +122,13 @@ def _optimizer_kwargs(cfg: RunConfig) -> dict[str, Any]:
         kwargs["budget"] = cfg.budget
     if "n_points" in params and "n_points" not in kwargs:
         kwargs["n_points"] = _stored_optimizer_config(cfg).get("n_points", cfg.budget)
+    if "task" in params and not kwargs.get("task"):  # the LLM optimizer's task description
+        kwargs["task"] = _task_text(cfg, spec)
+    if "llm" in params and kwargs.get("init") == "llm":  # an LLM-initialized BO/TPE
+        llm = dict(kwargs.get("llm") or {})
+        llm.setdefault("task", _task_text(cfg, spec))
+        llm.setdefault("budget", cfg.budget)
+        kwargs["llm"] = llm
     return kwargs
 
 
@@ -181,7 +199,7 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
     objective = spec.objective
     if hasattr(objective, "check_space"):
         objective.check_space(space)
-    optimizer_kwargs = _optimizer_kwargs(cfg)
+    optimizer_kwargs = _optimizer_kwargs(cfg, spec)
     probe = make_optimizer(cfg.optimizer["name"], space, seed=cfg.seed, **optimizer_kwargs)
     apply_objective_settings(objective, probe)  # an optimizer the objective cannot serve
     ex_cfg = cfg.execution

@@ -38,6 +38,7 @@ OPTIMIZERS: dict[str, str] = {
     "tpe": "llmhpo.optimizers.tpe:TPEOptimizer",
     "bilevel_bo": "llmhpo.optimizers.bilevel:BilevelBOOptimizer",
     "auto": "llmhpo.optimizers.auto:AutoOptimizer",
+    "llm": "llmhpo.optimizers.llm:LLMOptimizer",
 }
 
 

@@ -67,13 +67,16 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Observation:
-    """A told result. ``value`` is the loss to minimize, ``None`` when the trial failed."""
+    """A told result. ``value`` is the loss to minimize, ``None`` when the trial failed;
+    ``error`` is the failure's text when the study knows it (the LLM optimizer shows it to the
+    model)."""
 
     x: np.ndarray
     params: dict[str, Any]
     value: float | None
     suggestion_id: int | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -133,8 +136,11 @@ class BaseOptimizer(abc.ABC):
             out.append(s)
         return out[:n]
 
-    def tell(self, suggestion: Suggestion | int, value: float | None) -> None:
-        """Report the loss of a pending suggestion; ``None``, NaN or inf mark a failure."""
+    def tell(
+        self, suggestion: Suggestion | int, value: float | None, *, error: str | None = None
+    ) -> None:
+        """Report the loss of a pending suggestion; ``None``, NaN or inf mark a failure
+        (``error``: its text, when known)."""
         sid = suggestion.id if isinstance(suggestion, Suggestion) else int(suggestion)
         if sid not in self._pending:
             raise UnknownSuggestionError(
@@ -142,7 +148,7 @@ class BaseOptimizer(abc.ABC):
                 f"pending ids: {sorted(self._pending)}"
             )
         s = self._pending.pop(sid)
-        obs = Observation(s.x, s.params, _clean(value), s.id, s.attrs)
+        obs = Observation(s.x, s.params, _clean(value), s.id, s.attrs, _error(value, error))
         self.observations.append(obs)
         self._tell(obs, s)
 
@@ -151,6 +157,8 @@ class BaseOptimizer(abc.ABC):
         params: Mapping[str, Any],
         value: float | None,
         attrs: Mapping[str, Any] | None = None,
+        *,
+        error: str | None = None,
     ) -> None:
         """Learn from a point this optimizer did not suggest (warm start, replay on resume).
 
@@ -164,7 +172,7 @@ class BaseOptimizer(abc.ABC):
         p = self.space.validate(params)
         x = self.space.encode(p)
         x.setflags(write=False)
-        obs = Observation(x, p, _clean(value), None, dict(attrs or {}))
+        obs = Observation(x, p, _clean(value), None, dict(attrs or {}), _error(value, error))
         self.observations.append(obs)
         self._tell(obs, None)
 
@@ -267,3 +275,10 @@ def _clean(value: float | None) -> float | None:
     except (TypeError, ValueError):
         raise TypeError(f"a told value must be a number or None, got {value!r}") from None
     return v if math.isfinite(v) else None
+
+
+def _error(value: float | None, error: str | None) -> str | None:
+    """The error text kept with a failed observation (``None`` for a success)."""
+    if _clean(value) is not None:
+        return None
+    return None if error is None else str(error)

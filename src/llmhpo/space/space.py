@@ -50,26 +50,30 @@ def variable_from_dict(name: str, spec: Mapping[str, Any] | Any) -> Variable:
     if not isinstance(spec, Mapping):
         return Fixed(name, spec)
     kind = spec.get("type")
+    description = spec.get("description")
     if kind not in _TYPES:
         raise InvalidSearchSpaceError(
             f"variable {name!r}: type: got {short_repr(kind)}, expected one of "
             f"{sorted(_TYPES)}"
         )
-    extra = set(spec) - _ALLOWED_KEYS[kind] - {"type"}
+    extra = set(spec) - _ALLOWED_KEYS[kind] - {"type", "description"}
     if extra:
         raise InvalidSearchSpaceError(
             f"variable {name!r}: unknown field(s) {sorted(map(str, extra))} for type {kind!r}, "
             f"expected {sorted(_ALLOWED_KEYS[kind])}"
         )
-    kwargs = {k: v for k, v in spec.items() if k != "type"}
+    kwargs = {k: v for k, v in spec.items() if k not in ("type", "description")}
     try:
+        var: Variable
         if kind == "ordinal":
-            return Ordinal(name, kwargs.pop("values"), **kwargs)
-        if kind == "categorical":
-            return Categorical(name, kwargs.pop("choices"), **kwargs)
-        if kind == "fixed":
-            return Fixed(name, kwargs["value"])
-        return _TYPES[kind](name, kwargs.pop("low"), kwargs.pop("high"), **kwargs)
+            var = Ordinal(name, kwargs.pop("values"), **kwargs)
+        elif kind == "categorical":
+            var = Categorical(name, kwargs.pop("choices"), **kwargs)
+        elif kind == "fixed":
+            var = Fixed(name, kwargs["value"])
+        else:
+            var = _TYPES[kind](name, kwargs.pop("low"), kwargs.pop("high"), **kwargs)
+        return var.describe(description)
     except KeyError as exc:
         raise InvalidSearchSpaceError(
             f"variable {name!r}: missing field {exc.args[0]!r} for type {kind!r}"

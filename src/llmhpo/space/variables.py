@@ -101,6 +101,8 @@ class Variable(abc.ABC):
 
     type_name: ClassVar[str]
     kind: ClassVar[str]  # "real", "integer" or "categorical" (internal representation)
+    #: What the variable means, in words (shown to an LLM optimizer); optional.
+    description: str | None = None
 
     def __init__(self, name: str, default: Any = _MISSING) -> None:
         if not isinstance(name, str) or not name:
@@ -179,7 +181,18 @@ class Variable(abc.ABC):
         out: dict[str, Any] = {"type": self.type_name, **self._fields()}
         if self.has_default:
             out["default"] = self._default
+        if self.description:
+            out["description"] = self.description
         return out
+
+    def describe(self, text: str | None) -> Variable:
+        """Set the variable's description (``None`` removes it); returns the variable."""
+        if text is not None and not isinstance(text, str):
+            raise InvalidSearchSpaceError(
+                f"variable {self.name!r}: description must be a string, got {text!r}"
+            )
+        self.description = text or None
+        return self
 
     @abc.abstractmethod
     def _fields(self) -> dict[str, Any]: ...

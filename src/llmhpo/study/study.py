@@ -295,7 +295,8 @@ class Study:
         if p.suggestion is None:  # a trial continued from an interrupted one: not asked
             self.optimizer.tell_not_asked(p.params, self._loss(value), None)
         else:
-            self.optimizer.tell(p.suggestion, self._loss(value))  # PRUNED: last-fidelity value
+            self.optimizer.tell(  # PRUNED: last-fidelity value
+                p.suggestion, self._loss(value), error=err)
         self._told.add(p.number)
         finished = self._records.trial(trial_id)
         self._log(finished)
@@ -374,15 +375,19 @@ class Study:
         ``replay`` (where it raises, as resuming such a study always did).
         """
         can_learn = replay or self.optimizer.capabilities.warm_start
+        recall = getattr(self.optimizer, "recall", None)
         foreign = []
         for t in trials:
             if t.number in self._told or t.number in self._pending:
                 continue
+            if t.state in (TrialState.RUNNING, TrialState.INTERRUPTED) and callable(recall):
+                recall(t.attrs)  # what was asked for them (the LLM optimizer's stored answers)
             if t.state is TrialState.RUNNING:
                 foreign.append((t.params, {} if t.warm_start else t.attrs))
             elif t.state is not TrialState.INTERRUPTED and can_learn:
                 self.optimizer.tell_not_asked(
-                    t.params, self._loss(t.value), None if t.warm_start else t.attrs
+                    t.params, self._loss(t.value), None if t.warm_start else t.attrs,
+                    error=t.error,
                 )
                 self._told.add(t.number)
         if not replay and can_learn:
@@ -540,9 +545,13 @@ class Study:
         if compute_budget is not None:
             self._records.set_attr("compute_budget", compute_budget)
         total = total if total is not None else 2**62
-        preflight = getattr(objective, "preflight", None)
-        if callable(preflight) and self.n_finished < total:
-            preflight()  # a config every trial would fail on is an error, not `total` failures
+        if self.n_finished < total:
+            # A config every trial would fail on is an error, not `total` failures; the same
+            # for an optimizer that cannot work (an LLM server that does not answer).
+            for part in (objective, self.optimizer):
+                preflight = getattr(part, "preflight", None)
+                if callable(preflight):
+                    preflight()
         interval = float(heartbeat_interval)
         self._grace_period = float(grace_period if grace_period is not None else 6 * interval)
         if interval <= 0 or self._grace_period <= interval:

@@ -59,7 +59,9 @@ def trial_rows(study: Study) -> list[dict[str, Any]]:
         row.update(t.params)
         row.update({k: v for k, v in t.metrics.items()  # per-example lists: not a cell
                     if k not in row and k != "per_example"})
-        row.update({f"attr:{k}": v for k, v in t.attrs.items()})
+        # llm_log (the LLM optimizer's prompts and answers) is exported on its own
+        # (`llmhpo export --conversation`), not as a CSV cell.
+        row.update({f"attr:{k}": v for k, v in t.attrs.items() if k != "llm_log"})
         if t.error:
             row["error"] = t.error.strip().splitlines()[-1]
         rows.append(row)
