@@ -52,6 +52,7 @@ class ScriptedLLMServer:
         self.requests: list[dict[str, Any]] = []
         self.sleep_s = sleep_s
         self.schema_hint: dict[str, Any] | None = None  # used when no response_format is sent
+        self.contents: list[str] = []  # canned answers, served first, one per request
         self._lock = threading.Lock()
         server = self
 
@@ -126,12 +127,18 @@ class ScriptedLLMServer:
         rng = random.Random(hashlib.sha256(key.encode()).hexdigest())
         fmt = req.get("response_format") or {}
         schema = (fmt.get("json_schema") or {}).get("schema") or self.schema_hint or {}
-        answer = _draw(schema, rng)
+        with self._lock:
+            canned = self.contents.pop(0) if self.contents else None
+        answer = _draw(schema, rng) if canned is None else None
+        if canned is not None:
+            fault = "canned"
         if fault == "out_of_range":
             cfg = answer.get("config", answer)
             name = next(iter(cfg))
             cfg[name] = 1e9 if not isinstance(cfg[name], str) else "no-such-choice"
-        if fault == "garbage":
+        if fault == "canned":
+            content = canned
+        elif fault == "garbage":
             content = "I think you should try a larger learning rate."
         elif fmt:
             content = json.dumps(answer)

@@ -29,8 +29,15 @@ def _run(args, cwd):
 
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_llmhpo_run_every_optimizer(tmp_path, name, workers):
+def test_llmhpo_run_every_optimizer(tmp_path, name, workers, request):
     optimizer = "{name: bo, n_init: 4, num_restarts: 2, raw_samples: 64}" if name == "bo" else name
+    if name == "llm":  # answers from a real OpenAI-compatible server on 127.0.0.1
+        pytest.importorskip("openai")
+        from llm_server import MODEL, ScriptedLLMServer
+
+        server = ScriptedLLMServer().start()
+        request.addfinalizer(server.stop)
+        optimizer = f"{{name: llm, backend: openai, model: {MODEL}, base_url: {server.url}}}"
     db = tmp_path / "s.db"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CONFIG.format(name=name, workers=workers, db=db, optimizer=optimizer))

@@ -236,3 +236,35 @@ def test_local_constrained_answers_are_valid_and_deterministic(tiny_model):
         assert s.attrs["llm_log"][0]["response_format"] == "grammar"
         assert s.attrs["llm_tokens_out"] <= 40
     assert runs[0] == runs[1]
+
+
+# ----- LLM-initialized BO and TPE ------------------------------------------------------------
+@pytest.mark.parametrize("name,init_key", [("bo", "n_init"), ("tpe", "n_startup_trials")])
+def test_bo_and_tpe_with_llm_init(server, name, init_key):
+    from llmhpo.optimizers import make_optimizer
+    from llmhpo.testing.optimizer_suite import toy_loss
+
+    server.faults.clear()
+    llm = {"backend": "openai", "model": MODEL, "base_url": server.url, "budget": 6}
+    kw = {init_key: 3, "init": "llm", "llm": llm}
+    if name == "bo":
+        kw.update(num_restarts=2, raw_samples=64)
+    space = continuous_space()
+    a = make_optimizer(name, space, seed=4, **kw)
+    seen = []
+    for _ in range(5):
+        (s,) = a.ask(1)
+        seen.append(s)
+        a.tell(s, toy_loss(a, s.x))
+    assert [s.attrs.get("proposal") for s in seen[:3]] == ["llm"] * 3
+    assert all(s.attrs["phase"] == "init" for s in seen[:3])
+    assert all("proposal" not in s.attrs for s in seen[3:])  # the model-based phase
+    # the first LLM prompt lists nothing; the third lists the first two results
+    assert seen[2].attrs["llm_log"][0]["messages"][-1]["content"].count("loss = ") == 2
+    # replay (resume) continues identically, and the config rebuilds the optimizer
+    b = make_optimizer(name, space, seed=4, **kw)
+    for o in a.observations[:2]:
+        b.tell_not_asked(o.params, o.value, o.attrs)
+    assert b.ask(1)[0].params == seen[2].params
+    cfg = dict(a.get_config())
+    assert cfg["init"] == "llm" and cfg["llm"]["base_url"] == server.url

@@ -38,12 +38,22 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "soo-rand": ("soo", {"randomize": True}),
     "bamsoo-rand": ("bamsoo", {"randomize": True}),
     "bo-noisy": ("bo", {"noisy": True}),
+    # The LLM optimizer (Zhang et al. 2023) on the built-in SmolLM2-135M-Instruct, greedy.
+    "llm-compressed": ("llm", {"mode": "compressed"}),
+    "llm-chat": ("llm", {"mode": "chat"}),
+    "bo-llm": ("bo", {"init": "llm"}),
+    "tpe-llm": ("tpe", {"init": "llm"}),
 }
+# Contenders left out of the default selection (a model query per suggestion, seconds each on
+# a CPU): name them with --optimizers.
+OPT_IN_CONTENDERS: frozenset[str] = frozenset(
+    {"llm", "llm-compressed", "llm-chat", "bo-llm", "tpe-llm"})
 # baselines that are not optimizers: the centre of the box, evaluated once
 BASELINES: tuple[str, ...] = ("centre",)
 # Contenders that fit a model at every step (0.2-1 s per suggestion on 2 cores); the full
 # run may give them fewer seeds.
-SLOW_CONTENDERS: frozenset[str] = frozenset({"bo", "bo-noisy", "optuna-gp", "smac", "hebo"})
+SLOW_CONTENDERS: frozenset[str] = frozenset(
+    {"bo", "bo-noisy", "optuna-gp", "smac", "hebo", *OPT_IN_CONTENDERS})
 # Initial-design parameters of the model-based contenders (ours and Optuna's), all 10 by default.
 _INIT_PARAMS = ("n_init", "n_startup_trials")
 
@@ -63,11 +73,28 @@ class AskTell(Protocol):
     def tell(self, value: float | None) -> None: ...
 
 
-def all_contenders() -> list[str]:
-    """Every llmhpo optimizer, its bench variants, the baselines, then every peer."""
+def all_contenders(opt_in: bool = True) -> list[str]:
+    """Every llmhpo optimizer, its bench variants, the baselines, then every peer
+    (``opt_in=False``: without the LLM-based contenders, i.e. the default selection)."""
     from llmhpo.optimizers import OPTIMIZERS
 
-    return list(OPTIMIZERS) + list(VARIANTS) + list(BASELINES) + list(PEERS)
+    names = list(OPTIMIZERS) + list(VARIANTS) + list(BASELINES) + list(PEERS)
+    return names if opt_in else [n for n in names if n not in OPT_IN_CONTENDERS]
+
+
+def task_text(task: str | None) -> str | None:
+    """What an LLM contender is told it tunes: for an ML task its model and dataset (as in
+    Zhang et al. 2023's prompts); a synthetic function is posed as a training run without its
+    name (the paper's Prompt 2/3, which avoids recalling a known optimum)."""
+    if not task:
+        return None
+    models = {"svm": "a support vector machine (SVC)", "lr": "a linear classifier (SGD)",
+              "rf": "a random forest", "mlp": "a neural network (MLP)"}
+    model, _, dataset = task.partition("-")
+    if model in models and dataset:
+        return (f"{models[model]} on the {dataset.replace('_', ' ')} dataset, trained with "
+                "scikit-learn; the loss is the validation error rate (1 - accuracy)")
+    return "a machine learning model; the training process is deterministic"
 
 
 def available(name: str) -> bool:
@@ -83,13 +110,17 @@ def available(name: str) -> bool:
 class _LLMHPORun:
     def __init__(
         self, name: str, space: SearchSpace, seed: int, budget: int,
-        extra: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None, task: str | None = None,
     ) -> None:
         from llmhpo.optimizers import get_optimizer
 
         cls = get_optimizer(name)
         params = inspect.signature(cls.__init__).parameters
         kwargs: dict[str, Any] = dict(extra or {})
+        if "task" in params:  # the LLM optimizer is told what it tunes
+            kwargs["task"] = task_text(task)
+        if kwargs.get("init") == "llm":
+            kwargs["llm"] = {"task": task_text(task), "budget": budget}
         # Optimizers whose design depends on the budget get it (LHS size, SOO/MADS budget).
         if "budget" in params:
             kwargs["budget"] = budget
@@ -170,7 +201,8 @@ class _OptunaRun:
 
 
 def make_contender(
-    name: str, space: SearchSpace, seed: int, budget: int, noisy: bool = False
+    name: str, space: SearchSpace, seed: int, budget: int, noisy: bool = False,
+    task: str | None = None,
 ) -> AskTell:
     """A fresh run of contender ``name`` on ``space`` (raises if it cannot be built).
 
@@ -186,13 +218,13 @@ def make_contender(
         return external_peers.make(name, space, seed, budget, initial_design_size(budget))
     if name in VARIANTS:
         base, extra = VARIANTS[name]
-        return _LLMHPORun(base, space, seed, budget, extra)
+        return _LLMHPORun(base, space, seed, budget, extra, task)
     if name == "centre":
         return _CentreRun(space)
     if name == "auto":
         return _LLMHPORun(name, space, seed, budget, {"noisy": noisy})
     if name in OPTIMIZERS:
-        return _LLMHPORun(name, space, seed, budget)
+        return _LLMHPORun(name, space, seed, budget, task=task)
     raise InvalidConfigError(
         f"unknown contender {name!r}, expected one of {all_contenders()}"
     )

@@ -88,7 +88,7 @@ def run_one(job: Job, checkpoints: Sequence[int] = ()) -> dict[str, Any]:
         try:
             task = _task(job.task, job.seed)
             run = make_contender(job.contender, task.space, job.seed, job.budget,
-                                 noisy=task.true_value is not None)
+                                 noisy=task.true_value is not None, task=job.task)
             incumbent = _Incumbent(task.true_value) if task.true_value is not None else None
             while len(values) < job.budget:
                 t0 = time.perf_counter()

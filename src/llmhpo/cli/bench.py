@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
                    help="seeds for the slow GP-based contenders (bo, optuna-gp); "
                    "default --seeds")
     p.add_argument("--optimizers", default=None,
-                   help="comma-separated contenders (default: all llmhpo optimizers and peers)")
+                   help="comma-separated contenders (default: all llmhpo optimizers and peers "
+                   "but the LLM-based ones: llm, llm-compressed, llm-chat, bo-llm, tpe-llm)")
     p.add_argument("--tasks", default=None, help="comma-separated task names (default: suite)")
     p.add_argument("--out", default="bench/results", help="output directory")
     p.add_argument("--quick", action="store_true",
@@ -88,7 +89,8 @@ def _main(args: argparse.Namespace) -> int:
         raise InvalidConfigError(f"--seeds: got {seeds}, expected an integer >= 1")
     known = all_contenders()
     contenders = _csv_list(args.optimizers) or (
-        [c for c in QUICK_CONTENDERS if c in known] if args.quick else known)
+        [c for c in QUICK_CONTENDERS if c in known] if args.quick else
+        all_contenders(opt_in=False))
     bad = [c for c in contenders if c not in known]
     if bad:
         raise InvalidConfigError(f"unknown contender(s) {bad}, expected some of {known}")

@@ -41,6 +41,7 @@ OBJECTIVE_TYPES: dict[str, str] = {
     "command": "llmhpo.objectives.external:command_from_config",
     "lora": "llmhpo.objectives.lora.objective:from_config",
     "sklearn": "llmhpo.bench.sklearn_tasks:from_config",
+    "codegen": "llmhpo.objectives.codegen.objective:from_config",
 }
 
 

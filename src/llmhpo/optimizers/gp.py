@@ -89,6 +89,10 @@ class GPOptimizer(BaseOptimizer):
             L-BFGS run): 40-45 % less CPU per run at 50 trials. ``False`` (default): a full
             fit every step. Not the default because equal regret is not shown
             (``benchmarks/bo_cost.py``, docs/bench.md "BO cost").
+        init: ``"lhs"`` (default) or ``"llm"``: the initial points come from an LLM
+            (Zhang et al. 2023, section 4.1), then the GP takes over.
+        llm: options of the LLM (:class:`~llmhpo.optimizers.llm.LLMOptimizer` arguments:
+            mode, backend, model, base_url, task, ...) when ``init`` is ``"llm"``.
         seed: seed of the design and of every torch random draw.
     """
 
@@ -106,6 +110,8 @@ class GPOptimizer(BaseOptimizer):
         ucb_beta: float | str = "gp-ucb",
         noisy: bool = False,
         refit_schedule: bool = False,
+        init: str = "lhs",
+        llm: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
@@ -117,6 +123,11 @@ class GPOptimizer(BaseOptimizer):
             raise bad_value("optimizer.ucb_beta", ucb_beta, "a positive number or 'gp-ucb'")
         self.acquisition = acquisition
         self.ucb_beta = ucb_beta
+        if init not in ("lhs", "llm"):
+            raise bad_value("optimizer.init", init, "'lhs' or 'llm'")
+        self.init = init
+        self.llm_options = dict(llm or {})
+        self._llm_init: Any = None
         check_int("optimizer.n_init", n_init, low=1, high=100_000)
         check_int("optimizer.num_restarts", num_restarts, low=1, high=1_000)
         check_int("optimizer.raw_samples", raw_samples, low=1, high=100_000)
@@ -146,6 +157,23 @@ class GPOptimizer(BaseOptimizer):
         used = [int(a["design_index"]) for a in attrs if "design_index" in a]
         return max(used) + 1 if used else 0
 
+    def _llm_point(self, batch: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, Any]]:
+        """An initial point proposed by the LLM (``init: llm``)."""
+        if self._llm_init is None:
+            from llmhpo.optimizers.llm import LLMInitializer
+
+            self._llm_init = LLMInitializer(self, self.llm_options)
+        params, attrs = self._llm_init.propose(batch)
+        return self.space.encode(params), {"phase": "init", "init": "llm", **attrs}
+
+    def preflight(self) -> None:
+        """With ``init: llm``: check the LLM backend before the study records anything."""
+        if self.init == "llm":
+            from llmhpo.optimizers.llm import LLMInitializer
+
+            self._llm_init = self._llm_init or LLMInitializer(self, self.llm_options)
+            self._llm_init.preflight()
+
     # ----- ask ------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
         out: list[tuple[np.ndarray, dict[str, Any]]] = []
@@ -154,6 +182,9 @@ class GPOptimizer(BaseOptimizer):
         model, best = None, 0.0
         for _ in range(n):
             if n_known + len(out) < self.n_init or len(ok) < _MIN_SUCCESSES:
+                if self.init == "llm":
+                    out.append(self._llm_point([self.space.decode(x) for x, _ in out]))
+                    continue
                 i = self._next_design_index() + sum(1 for _, a in out if "design_index" in a)
                 out.append((self._design_point(i), {"phase": "init", "design_index": i}))
                 continue
@@ -298,4 +329,5 @@ class GPOptimizer(BaseOptimizer):
             "ucb_beta": self.ucb_beta,
             "noisy": self.noisy,
             "refit_schedule": self.refit_schedule,
+            **({"init": "llm", "llm": self.llm_options} if self.init == "llm" else {}),
         }

@@ -22,7 +22,7 @@ import numpy as np
 from llmhpo._imports import require
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities, Observation, Suggestion
 from llmhpo.space import Fixed, Ordinal, PowerOfTwo, SearchSpace
-from llmhpo.validation import check_bool, check_int
+from llmhpo.validation import bad_value, check_bool, check_int
 
 __all__ = ["TPEOptimizer"]
 
@@ -74,6 +74,10 @@ class TPEOptimizer(BaseOptimizer):
         constant_liar: treat pending trials as bad results so batches spread out.
         ordered: model powers of two and ordinals as their integer exponent / index (default);
             ``False`` treats them as unordered categoricals.
+        init: ``"random"`` (Optuna's startup trials) or ``"llm"``: the first
+            ``n_startup_trials`` points come from an LLM (Zhang et al. 2023), then TPE.
+        llm: options of the LLM (:class:`~llmhpo.optimizers.llm.LLMOptimizer` arguments)
+            when ``init`` is ``"llm"``.
         seed: seed of every draw.
     """
 
@@ -91,9 +95,16 @@ class TPEOptimizer(BaseOptimizer):
         multivariate: bool = True,
         constant_liar: bool = True,
         ordered: bool = True,
+        init: str = "random",
+        llm: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
+        if init not in ("random", "llm"):
+            raise bad_value("optimizer.init", init, "'random' or 'llm'")
+        self.init = init
+        self.llm_options = dict(llm or {})
+        self._llm_init: Any = None
         check_int("optimizer.n_startup_trials", n_startup_trials, low=0, high=1_000_000)
         check_int("optimizer.n_ei_candidates", n_ei_candidates, low=1, high=100_000)
         for field, flag in (
@@ -132,17 +143,39 @@ class TPEOptimizer(BaseOptimizer):
     def _ask(self, n: int) -> list[tuple[np.ndarray, dict[str, Any]]]:
         out = []
         n_ok = sum(1 for o in self.observations if o.value is not None)
+        batch: list[dict[str, Any]] = []
         for i in range(n):
             k = self._next_draw() + i
             self._study.sampler = self._sampler(k)
+            llm_attrs: dict[str, Any] = {}
+            if self.init == "llm" and k < self.n_startup_trials:
+                if self._llm_init is None:
+                    from llmhpo.optimizers.llm import LLMInitializer
+
+                    self._llm_init = LLMInitializer(self, self.llm_options)
+                llm_params, llm_attrs = self._llm_init.propose(batch)
+                self._study.enqueue_trial(self._to_tpe(
+                    {k_: llm_params[k_] for k_ in self._dists}), skip_if_exists=False)
             trial = self._study.ask(self._dists)
             params = self.space.validate(self._from_tpe(trial.params))
             x = self.space.encode(params)
             self._store_canonical(trial.number, self._to_tpe(self.space.decode(x)),
                                   trial.params)
             phase = "startup" if n_ok < self.n_startup_trials else "tpe"
-            out.append((x, {"phase": phase, "optuna_trial": trial.number, "draw": k}))
+            if llm_attrs:
+                phase = "init"
+            batch.append(self.space.decode(x))
+            out.append((x, {"phase": phase, "optuna_trial": trial.number, "draw": k,
+                            **llm_attrs}))
         return out
+
+    def preflight(self) -> None:
+        """With ``init: llm``: check the LLM backend before the study records anything."""
+        if self.init == "llm":
+            from llmhpo.optimizers.llm import LLMInitializer
+
+            self._llm_init = self._llm_init or LLMInitializer(self, self.llm_options)
+            self._llm_init.preflight()
 
     def _tell(self, obs: Observation, suggestion: Suggestion | None) -> None:
         from optuna.trial import TrialState, create_trial
@@ -178,6 +211,7 @@ class TPEOptimizer(BaseOptimizer):
             "multivariate": self.multivariate,
             "constant_liar": self.constant_liar,
             "ordered": self.ordered,
+            **({"init": "llm", "llm": self.llm_options} if self.init == "llm" else {}),
         }
 
     # ----- helpers ----------------------------------------------------------------------------

@@ -4,6 +4,6 @@ local model (default) or any OpenAI-compatible server, validated JSON answers.
 Nothing heavy is imported here: ``transformers``/``xgrammar``/``openai`` load on first query.
 """
 
-from llmhpo.optimizers.llm.optimizer import LLMOptimizer
+from llmhpo.optimizers.llm.optimizer import LLMInitializer, LLMOptimizer
 
-__all__ = ["LLMOptimizer"]
+__all__ = ["LLMOptimizer", "LLMInitializer"]

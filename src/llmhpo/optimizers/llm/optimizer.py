@@ -33,7 +33,7 @@ from llmhpo.optimizers.llm.schema import AnswerError, answer_schema, read_answer
 from llmhpo.space import SearchSpace
 from llmhpo.space.design import sobol
 
-__all__ = ["LLMOptimizer"]
+__all__ = ["LLMOptimizer", "LLMInitializer"]
 
 _logger = logging.getLogger("llmhpo.optimizers.llm")
 
@@ -384,3 +384,42 @@ class LLMOptimizer(BaseOptimizer):
             "price_input": self.price_input, "price_output": self.price_output,
             "max_total_tokens": self.max_total_tokens, "max_cost": self.max_cost,
         }
+
+
+class LLMInitializer:
+    """The initial design of a model-based optimizer (BO, TPE) taken from an LLM (Zhang et al.
+    2023, section 4.1: the LLM's first proposals initialize BO).
+
+    The LLM optimizer it holds mirrors the host's history before each proposal (told points
+    with their attributes, pending points as "being evaluated"), so the prompt, and with
+    greedy decoding the answer, depends on the history only: a resumed host replays the same
+    proposals.
+
+    Args:
+        host: the optimizer whose initial points are asked for.
+        options: :class:`LLMOptimizer` keyword arguments (mode, backend, model, task, ...).
+    """
+
+    def __init__(self, host: BaseOptimizer, options: Mapping[str, Any] | None) -> None:
+        opts = dict(options or {})
+        opts.setdefault("seed", host.seed)
+        try:
+            self.llm = LLMOptimizer(host.space, **opts)
+        except TypeError as exc:
+            raise InvalidConfigError(f"optimizer.llm: {exc}") from None
+        self.host = host
+
+    def propose(self, batch: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The next initial point, given the host's history and ``batch`` (points of the batch
+        being asked); returns ``(params, attrs)``."""
+        llm = self.llm
+        llm.observations = []
+        for o in self.host.observations:
+            llm.tell_not_asked(o.params, o.value, o.attrs, error=o.error)
+        pending = [(dict(s.params), dict(s.attrs)) for s in self.host.pending]
+        pending += [(dict(p), {}) for p in batch]
+        step = len(llm.observations) + len(pending)
+        return llm._propose(step, pending)
+
+    def preflight(self) -> None:
+        self.llm.preflight()
