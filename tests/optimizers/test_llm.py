@@ -268,3 +268,17 @@ def test_bo_and_tpe_with_llm_init(server, name, init_key):
     assert b.ask(1)[0].params == seen[2].params
     cfg = dict(a.get_config())
     assert cfg["init"] == "llm" and cfg["llm"]["base_url"] == server.url
+
+
+def test_bench_contenders_are_opt_in_variants():
+    from llmhpo.bench.peers import all_contenders, make_contender
+
+    assert {"llm", "llm-chat", "llm-compressed", "bo-llm"} <= set(all_contenders())
+    assert not {"llm", "llm-chat", "bo-llm"} & set(all_contenders(opt_in=False))
+    space = continuous_space()
+    run = make_contender("llm-chat", space, 0, 10, "svm-wine")
+    assert run.opt.mode == "chat" and run.opt.budget == 10  # type: ignore[attr-defined]
+    assert "on the wine dataset" in run.opt.task  # type: ignore[attr-defined]
+    run = make_contender("bo-llm", space, 0, 30, "branin")
+    assert run.opt.init == "llm" and run.opt.n_init == 10  # type: ignore[attr-defined]
+    assert "branin" not in run.opt.llm_options["task"]  # type: ignore[attr-defined]
