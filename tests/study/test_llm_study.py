@@ -70,10 +70,10 @@ def test_llm_study_kill_9_resume_replays_without_new_queries(tmp_path, cli_env):
                                 cwd=tmp_path, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 300
             while _n_completed(tmp_path / "llm.db") < 2:
                 assert proc.poll() is None, "llmhpo run ended before it could be killed"
-                assert time.monotonic() < deadline, "no progress within 90 s"
+                assert time.monotonic() < deadline, "no progress within 300 s"
                 time.sleep(0.05)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
@@ -82,7 +82,7 @@ def test_llm_study_kill_9_resume_replays_without_new_queries(tmp_path, cli_env):
                 proc.kill()
         assert proc.returncode == -signal.SIGKILL
         rerun = subprocess.run([*llmhpo_cmd(), "run", str(cfg), "--quiet"], env=env,
-                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr
 
         study = load_study("llm", f"sqlite:///{tmp_path / 'llm.db'}")
@@ -109,18 +109,18 @@ def test_llm_study_kill_9_resume_replays_without_new_queries(tmp_path, cli_env):
         # the same study without the kill: the same configurations in the same order
         ref_cfg = _config(tmp_path, server.url, "ref")
         ref = subprocess.run([*llmhpo_cmd(), "run", str(ref_cfg), "--quiet"], env=env,
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert ref.returncode == 0, ref.stderr
     ref_trials = load_study("ref", f"sqlite:///{tmp_path / 'ref.db'}").trials
     assert [t.params for t in complete] == [t.params for t in ref_trials]
 
     # status sums the LLM usage; export dumps the conversation; neither shows the key
     status = subprocess.run([*llmhpo_cmd(), "status", str(cfg)], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=300)
     assert status.returncode == 0, status.stderr
     assert "LLM " in status.stdout and "tokens in/out" in status.stdout and "$" in status.stdout
     conv = subprocess.run([*llmhpo_cmd(), "export", str(cfg), "--conversation"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert conv.returncode == 0, conv.stderr
     lines = [json.loads(line) for line in conv.stdout.splitlines()]
     assert len(lines) >= BUDGET
@@ -128,7 +128,7 @@ def test_llm_study_kill_9_resume_replays_without_new_queries(tmp_path, cli_env):
     assert first["trial"] == 0 and first["messages"][0]["role"] == "system"
     assert "x, the only knob. Type: UniformFloat" in first["messages"][1]["content"]
     csv = subprocess.run([*llmhpo_cmd(), "export", str(cfg)], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=300)
     assert "attr:proposal" in csv.stdout and "llm_log" not in csv.stdout
     for text in (status.stdout, conv.stdout, csv.stdout, rerun.stdout, rerun.stderr):
         assert SECRET not in text
@@ -144,7 +144,7 @@ def test_unreachable_server_is_one_error_line(tmp_path, cli_env):
     sock.close()
     cfg = _config(tmp_path, f"http://127.0.0.1:{port}/v1", "down")
     res = subprocess.run([*llmhpo_cmd(), "run", str(cfg), "--quiet"], env=cli_env,
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2
     assert res.stderr.startswith("llmhpo: error: optimizer.base_url: cannot reach")
     assert "Traceback" not in res.stderr
