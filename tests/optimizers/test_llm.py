@@ -276,9 +276,9 @@ def test_bench_contenders_are_opt_in_variants():
     assert {"llm", "llm-chat", "llm-compressed", "bo-llm"} <= set(all_contenders())
     assert not {"llm", "llm-chat", "bo-llm"} & set(all_contenders(opt_in=False))
     space = continuous_space()
-    run = make_contender("llm-chat", space, 0, 10, "svm-wine")
+    run = make_contender("llm-chat", space, 0, 10, task="svm-wine")
     assert run.opt.mode == "chat" and run.opt.budget == 10  # type: ignore[attr-defined]
     assert "on the wine dataset" in run.opt.task  # type: ignore[attr-defined]
-    run = make_contender("bo-llm", space, 0, 30, "branin")
+    run = make_contender("bo-llm", space, 0, 30, task="branin")
     assert run.opt.init == "llm" and run.opt.n_init == 10  # type: ignore[attr-defined]
     assert "branin" not in run.opt.llm_options["task"]  # type: ignore[attr-defined]
