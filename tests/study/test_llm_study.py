@@ -49,13 +49,17 @@ objective: {{type: python, target: "helper_objectives:slow"}}
 
 
 def _n_completed(db: Path) -> int:
+    """Completed trials, 0 unless a trial is running now (its query is stored by then: the kill
+    must land while the objective runs, not between a query and the write of its trial)."""
     if not db.exists():
         return 0
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
         try:
-            query = "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'"
-            return con.execute(query).fetchone()[0]
+            query = "SELECT COUNT(*) FROM trials WHERE state = '{}'"
+            if not con.execute(query.format("RUNNING")).fetchone()[0]:
+                return 0
+            return con.execute(query.format("COMPLETE")).fetchone()[0]
         finally:
             con.close()
     except sqlite3.OperationalError:
