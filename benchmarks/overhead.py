@@ -1,6 +1,7 @@
 """Overhead of one suggestion: the wall time of ``ask(1)`` with 100 observed trials.
 
-Every registered optimizer is timed on seed 001's 5-D LoRA space (``kiwy2025_space``) and
+Every registered optimizer is timed on Davouse & Talbi 2025's 5-D LoRA space (``kiwy2025_space``)
+and
 compared with Optuna's own ``TPESampler`` asking on the *same* history (the baseline, run side
 by side). Two kinds of history:
 

@@ -2,7 +2,8 @@
 
 llmhpo's ``tpe`` models a power of two as its integer exponent and an ordinal as its integer
 index (``ordered=True``, the default); ``ordered=False`` is what handing the same variables to
-Optuna as ``CategoricalDistribution`` gives. Both run side by side on seed 000's LoRA space
+Optuna as ``CategoricalDistribution`` gives. Both run side by side on Tribes et al. 2023's LoRA
+space
 (``tribes2023``: rank 2^k, dropout code, integer alpha, log learning rate) with smooth
 surrogate losses whose optimum lies at a few different places (no real training: the point
 is the sampler's model of the variables). Prints the mean and median best loss regret per

@@ -6,7 +6,6 @@ This directory is put on ``sys.path`` by pytest (rootdir conftest), so tests imp
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,6 @@ def db_url(tmp_path: Path) -> str:
 @pytest.fixture
 def cli_env() -> dict[str, str]:
     """Environment for `llmhpo` subprocesses: the tests directory importable."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), *filter(None, [env.get("PYTHONPATH")])])
-    env.pop("COLUMNS", None)
-    return env
+    from cli_helpers import cli_env as env
+
+    return env()

@@ -278,7 +278,9 @@ def _validate(cfg: RunConfig) -> RunConfig:
     ex = cfg.execution
     check_int(_key("execution.n_workers"), ex.n_workers, low=1, high=MAX_WORKERS)
     if ex.executor is not None:
-        check_choice(_key("execution.executor"), ex.executor, ["inline", "process", "ray"])
+        from llmhpo.executors import EXECUTORS
+
+        check_choice(_key("execution.executor"), ex.executor, list(EXECUTORS))
     if ex.trial_timeout != "auto":
         check_number(_key("execution.trial_timeout"), ex.trial_timeout, low=0, low_open=True,
                      none_ok=True, what="a positive number of seconds, auto")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llmhpo.bench.peers import all_contenders, make_contender
-from llmhpo.bench.sklearn_tasks import model_space
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.objectives.sklearn_tasks import model_space
 
 
 @pytest.mark.parametrize(

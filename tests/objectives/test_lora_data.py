@@ -86,7 +86,7 @@ def test_local_files_are_mixed_by_ratio_in_every_split(tmp_path):
     for split, n in (("train", 100), ("validation", 20), ("test", 10)):
         assert len(s[split]) == n
         share = sum(r["instruction"].startswith("alpaca") for r in s[split]) / n
-        assert share == pytest.approx(0.7)  # seed 000's 70/30 mix in every split
+        assert share == pytest.approx(0.7)  # Tribes et al. 2023's 70/30 mix in every split
     seen = [{r["instruction"] for r in s[k]} for k in s]
     assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
     assert build_splits(cfg) == s

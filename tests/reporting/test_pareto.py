@@ -2,11 +2,13 @@ import itertools
 
 import numpy as np
 import pytest
+from reporting_helpers import front_by_definition as _front_by_definition
 
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.reporting import dominates, pareto_front, pareto_rows
 
-# Seed 000, Appendix C, Table 4: (MMLU, BBH, DROP, HumanEval) of the 10 best and 10 worst models
+# Tribes et al. 2023, Appendix C, Table 4: (MMLU, BBH, DROP, HumanEval) of the 10 best and 10
+# worst models
 # by validation loss, all scores to maximize; the paper marks the Pareto-optimal rows with *.
 NOMAD = {
     1: (45.94, 32.51, 29.71, 17.07), 2: (46.00, 32.68, 30.95, 17.68),
@@ -60,21 +62,6 @@ def test_hand_made_set_with_ties_and_duplicates():
     # lowest accuracy; 7 (1.5, 0.5) and 2 (1.0, 0.4) trade off against them; 0/1 are
     # dominated by 7 and 4/5 by 6
     assert pareto_front(pts, ["maximize", "minimize"]) == [2, 3, 6, 7]
-
-
-def _front_by_definition(pts, signs):
-    out = []
-    for i, a in enumerate(pts):
-        dominated = False
-        for j, b in enumerate(pts):
-            if i == j:
-                continue
-            ge = all(s * bb <= s * aa for s, aa, bb in zip(signs, a, b, strict=True))
-            gt = any(s * bb < s * aa for s, aa, bb in zip(signs, a, b, strict=True))
-            dominated |= ge and gt
-        if not dominated:
-            out.append(i)
-    return out
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -122,7 +122,7 @@ def test_every_choice_round_trips(values, data):
 
 
 def test_float_bounds_are_exact_and_log_is_log10():
-    f = Float("lr", 1e-10, 1e-1, log=True)  # seed 001: 10^x, x in [-10, -1]
+    f = Float("lr", 1e-10, 1e-1, log=True)  # Davouse & Talbi 2025: 10^x, x in [-10, -1]
     assert f.from_unit(0.0) == 1e-10 and f.from_unit(1.0) == 1e-1
     assert f.to_unit(1e-10) == 0.0 and f.to_unit(1e-1) == 1.0
     # x = -10 + 9 u, so u = 1/3 is 10^-7 and u = 2/3 is 10^-4

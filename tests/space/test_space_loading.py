@@ -126,7 +126,8 @@ def test_unknown_preset_lists_the_known_ones():
 
 # ----- presets of the papers -------------------------------------------------------------------
 def test_tribes2023_defaults_are_table3_defaults():
-    """Seed 000 Table 3: PEFT defaults rank 8, dropout 0.1, alpha 32, learning rate 1e-5."""
+    """Tribes et al. 2023 Table 3: PEFT defaults rank 8, dropout 0.1, alpha 32, learning rate
+    1e-5."""
     space = tribes2023_space()
     assert space.default_params() == {
         "lora_rank": 8,
@@ -156,7 +157,7 @@ def test_tribes2023_bounds_follow_table3_mapping():
 
 
 def test_kiwy2025_bounds_are_table1():
-    """Seed 001 Table 1: lr 10^x, x in [-10, -1]; rank [2, 32]; alpha [16, 64]; dropout
+    """Davouse & Talbi 2025 Table 1: lr 10^x, x in [-10, -1]; rank [2, 32]; alpha [16, 64]; dropout
     [0, 0.5]; weight decay 10^x, x in [-3, -1]."""
     space = kiwy2025_space()
     lr, rank, alpha, dropout, wd = (

@@ -1,4 +1,5 @@
-"""Warm start from a CSV (seed 000's cache file) and from another study; export round trip."""
+"""Warm start from a CSV (Tribes et al. 2023's cache file) and from another study; export round
+trip."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def _split(dataset: str, seed: int) -> tuple[np.ndarray, ...]:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    from llmhpo.bench.sklearn_tasks import _load
+    from llmhpo.objectives.sklearn_tasks import _load
 
     X, y = _load(dataset)
     Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
@@ -166,7 +166,7 @@ def get_curve_task(name: str, max_epochs: int = 27) -> PartialFitTask:
     prefix, sep, dataset = name.partition("-")
     if prefix != "mlpcurve" or not sep:
         raise InvalidConfigError(f"learning-curve tasks are 'mlpcurve-<dataset>', got {name!r}")
-    from llmhpo.bench.sklearn_tasks import DATASETS
+    from llmhpo.objectives.sklearn_tasks import DATASETS
 
     if dataset not in DATASETS:
         raise InvalidConfigError(

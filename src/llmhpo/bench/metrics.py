@@ -13,7 +13,8 @@ The long table has one row per (task, contender, seed, budget) with ``best``, th
 * **beats random**: the share of a contender's runs whose ``best`` is strictly below the
   median ``best`` of the baseline (random search) on the same task and budget; **beats TPE**
   the same against Optuna's TPE.
-* **median / mean change vs random** (seed 003, Table 1): per task, with ``r`` the median over
+* **median / mean change vs random** (Zhang et al. 2023, Table 1): per task, with ``r`` the median
+over
   seeds of the regret ``best - optimum``, change = ``(r_random - r) / r_random`` (positive =
   better than random; 1 = reached the optimum); the median and mean over tasks. Tasks where
   random's median already reached the optimum (``r_random == 0``) count 0 for a contender that

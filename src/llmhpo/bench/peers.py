@@ -112,10 +112,9 @@ class _LLMHPORun:
         self, name: str, space: SearchSpace, seed: int, budget: int,
         extra: dict[str, Any] | None = None, task: str | None = None,
     ) -> None:
-        from llmhpo.optimizers import get_optimizer
+        from llmhpo.optimizers import get_optimizer, make_optimizer
 
-        cls = get_optimizer(name)
-        params = inspect.signature(cls.__init__).parameters
+        params = inspect.signature(get_optimizer(name).__init__).parameters
         kwargs: dict[str, Any] = dict(extra or {})
         if "task" in params:  # the LLM optimizer is told what it tunes
             kwargs["task"] = task_text(task)
@@ -131,7 +130,9 @@ class _LLMHPORun:
                 kwargs[name_] = initial_design_size(budget)
         if "n_workers" in params:
             kwargs.setdefault("n_workers", 1)
-        self.opt = cls(space, seed=seed, **kwargs)
+        # Optimizers whose design depends on the budget take it (LHS size, SOO/MADS/auto
+        # budget), as in a study: capabilities.budget_param.
+        self.opt = make_optimizer(name, space, seed=seed, study_budget=budget, **kwargs)
         self._pending: Any = None
 
     def ask(self) -> dict[str, Any] | None:

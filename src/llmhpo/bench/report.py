@@ -196,9 +196,8 @@ def write_report(
         "all incumbents of all runs; 0 = best seen, 1 = worst), mean rank (1 = best, over "
         "(task, seed) blocks where all contenders ran), beats random (share of runs below "
         "random search's median; beats optuna-tpe likewise), median/mean change of the "
-        "median regret vs random over tasks (seed 003 Table 1; positive = better), and the "
-        "optimizer's own time per "
-        "suggestion (ask only). Definitions: docs/bench.md.", "",
+        "median regret vs random over tasks (Zhang et al. 2023 Table 1; positive = better), and "
+        "the optimizer's own time per suggestion (ask only). Definitions: docs/bench.md.", "",
     ]
     for suite in ("synthetic", "debiased", "noisy", "ml", "llm"):
         sub = runs[runs["suite"] == suite]

@@ -1,9 +1,10 @@
 """Benchmark suites: named tasks, each an objective with its search space.
 
-* ``synthetic``: test functions with known optima (seed 003 and the BaMSOO literature), from
+* ``synthetic``: test functions with known optima (Zhang et al. 2023 and the BaMSOO literature),
+from
   :func:`llmhpo.objectives.get_function`.
-* ``ml``: seed 003's HPOBench spaces on scikit-learn's bundled datasets
-  (:mod:`llmhpo.bench.sklearn_tasks`).
+* ``ml``: Zhang et al. 2023's HPOBench spaces on scikit-learn's bundled datasets
+  (:mod:`llmhpo.objectives.sklearn_tasks`).
 * ``debiased``: COCO/BBOB-style instances drawn per seed (random shift and rotation of the
   optimum inside the box; functions whose optimum is far from the centre, reflected per seed),
   :mod:`llmhpo.bench.instances`. Task ``rs_<function>``.
@@ -35,7 +36,7 @@ SYNTHETIC_TASKS: list[str] = [
     "rosenbrock5", "ackley5", "ackley10", "quadratic_illcond5",
 ]
 # The MLP tasks are left out by default (minutes per evaluation at the corners of their space,
-# see llmhpo.bench.sklearn_tasks); name them with --tasks to run them.
+# see llmhpo.objectives.sklearn_tasks); name them with --tasks to run them.
 ML_TASKS: list[str] = [
     f"{m}-{d}" for m in ("svm", "lr", "rf") for d in ("breast_cancer", "digits", "wine", "iris")
 ]
@@ -118,7 +119,7 @@ def get_task(name: str, seed: int | None = None) -> Task:
 
         base = name.removeprefix("noisy_")
         if "-" in base:
-            from llmhpo.bench.sklearn_tasks import get_task as sk_task
+            from llmhpo.objectives.sklearn_tasks import get_task as sk_task
 
             cv = NoisyCV(sk_task(base), 0 if seed is None else seed)
             return Task(name, suite, cv, cv.space(), cv.optimum, true_value=cv.true_value)
@@ -131,7 +132,7 @@ def get_task(name: str, seed: int | None = None) -> Task:
         f = get_function(name)
         return Task(name, suite, f, f.space(), float(f.optimum))
     if suite == "ml":
-        from llmhpo.bench.sklearn_tasks import get_task as sk_task
+        from llmhpo.objectives.sklearn_tasks import get_task as sk_task
 
         t = sk_task(name)
         return Task(name, suite, t, t.space(), t.optimum)

@@ -3,7 +3,7 @@
 Usage::
 
     llmhpo assess run.yaml --top-k 10 --metrics val_loss,test_accuracy,mmlu/acc --tasks mmlu
-    llmhpo assess study.db --study lora --metrics val_loss,test_accuracy   # stored metrics only
+    llmhpo assess study.db --study-name lora --metrics val_loss,test_accuracy  # stored only
 
 With a run configuration (the YAML given to ``llmhpo run``) the objective is rebuilt from its
 ``objective`` section and the candidates are evaluated again; with a storage alone (a SQLite
@@ -14,82 +14,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from pathlib import Path
 from typing import Any
 
-from llmhpo.exceptions import InvalidConfigError, StudyNotFoundError
+from llmhpo.config import RunConfig
+from llmhpo.exceptions import InvalidConfigError
 
-__all__ = ["register", "open_target", "load_objective"]
+__all__ = ["register", "load_objective"]
 
-_CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    # Minimal reader of the run configuration: only the keys assess/report need (storage,
-    # study name, objective). TODO(lead): switch to llmhpo.config's loader once it exists.
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidConfigError(f"{path}: a run configuration must be a mapping, got {data!r}")
-    return data
-
-
-def _storage_and_name(cfg: dict[str, Any], path: Path) -> tuple[str | None, str | None]:
-    study = cfg.get("study")
-    storage = cfg.get("storage")
-    name = cfg.get("study_name") or cfg.get("name")
-    if isinstance(study, dict):
-        storage = storage or study.get("storage")
-        name = name or study.get("name") or study.get("study_name")
-    elif isinstance(study, str):
-        name = name or study
-    if isinstance(storage, str) and "://" not in storage and not Path(storage).is_absolute():
-        storage = str((path.parent / storage).resolve()) if not Path(storage).exists() else storage
-    return storage, name
-
-
-def open_target(target: str, study_name: str | None = None) -> tuple[Any, dict[str, Any] | None]:
-    """Open the study named by a run configuration file or a storage (file path or URL).
-
-    Returns:
-        ``(study, config)``; ``config`` is ``None`` when ``target`` is a storage.
-    """
-    from llmhpo.study import load_study
-    from llmhpo.study.storage import open_storage
-
-    path = Path(target)
-    cfg = None
-    storage: str | None = target
-    if path.suffix.lower() in _CONFIG_SUFFIXES:
-        if not path.exists():
-            raise InvalidConfigError(f"run configuration {target!r} does not exist")
-        cfg = _read_config(path)
-        storage, cfg_name = _storage_and_name(cfg, path)
-        study_name = study_name or cfg_name
-        if not storage:
-            raise InvalidConfigError(
-                f"{target}: the configuration names no storage, so its study was kept in memory "
-                "and is gone; set 'storage: study.db' to keep studies"
-            )
-    elif "://" not in target and not path.exists():
-        raise InvalidConfigError(
-            f"{target!r} is neither a run configuration (.yaml) nor an existing storage file"
-        )
-    if study_name is None:
-        names = [s.study_name for s in open_storage(storage, create=False).get_all_studies()]
-        if len(names) != 1:
-            raise StudyNotFoundError(
-                f"{storage!r} holds {len(names)} studies {names}; choose one with --study"
-            )
-        study_name = names[0]
-    return load_study(study_name, storage), cfg  # type: ignore[arg-type]
-
-
-def load_objective(spec: str | None, cfg: dict[str, Any] | None) -> Any | None:
+def load_objective(spec: str | None, cfg: RunConfig | None) -> Any | None:
     """The objective from ``--objective MODULE:ATTR`` or the config's ``objective`` section."""
     if spec:
         module, _, attr = spec.partition(":")
@@ -100,10 +32,10 @@ def load_objective(spec: str | None, cfg: dict[str, Any] | None) -> Any | None:
         except (ImportError, AttributeError) as exc:
             raise InvalidConfigError(f"cannot load objective {spec!r}: {exc}") from None
         return obj() if isinstance(obj, type) else obj
-    if cfg is not None and cfg.get("objective") is not None:
+    if cfg is not None:
         from llmhpo.objectives.registry import build_objective
 
-        return build_objective(cfg["objective"])
+        return build_objective(cfg.objective).objective
     return None
 
 
@@ -114,10 +46,11 @@ def _csv(text: str | None) -> list[str] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from llmhpo.reporting.assess import assess
+    from llmhpo.assembly import open_study
+    from llmhpo.evaluation.assess import assess
     from llmhpo.reporting.table import test_metric_names
 
-    study, cfg = open_target(args.target, args.study)
+    study, cfg = open_study(args.target, args.study_name)
     objective = None if args.stored else load_objective(args.objective, cfg)
     metrics = _csv(args.metrics)
     if not metrics:
@@ -133,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     workdir = args.workdir
     if workdir is None and cfg is not None:  # where `llmhpo run` saved the trials' adapters
-        workdir = (cfg.get("execution") or {}).get("workdir")
+        workdir = cfg.execution.workdir
     result = assess(
         study, objective, metrics=metrics, top_k=args.top_k, tasks=tasks,
         include_references=not args.no_references, workdir=workdir,
@@ -169,7 +102,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("target", metavar="CONFIG_OR_STORAGE",
                    help="the run configuration YAML, or a storage (study.db, sqlite:///...)")
-    p.add_argument("--study", help="study name (default: the config's, or the only one stored)")
+    p.add_argument("--study-name", dest="study_name",
+                   help="study name (default: the config's, or the only one stored)")
     p.add_argument("--top-k", type=int, default=10, help="how many best trials (default 10)")
     p.add_argument("--metrics",
                    help="comma-separated metrics to compare, optionally with :min/:max "

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from llmhpo.exceptions import IncompleteStudyError, StudyNotFoundError
+from llmhpo.exceptions import IncompleteStudyError
 from llmhpo.validation import check_output_file
 
 __all__ = ["register", "resolve_study"]
@@ -38,55 +38,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=func)
 
 
-def _storage_and_name(args: argparse.Namespace) -> tuple[str, str | None]:
-    storage, name = args.storage, args.study_name
-    target = getattr(args, "target", None)
-    if target and (target.endswith((".yaml", ".yml")) and Path(target).is_file()):
-        from llmhpo.config import load_config
+def resolve_study(args: argparse.Namespace, name: str | None = None) -> Any:
+    """Open the study named by ``--study-name`` (or ``name``, or the only one) of the target
+    (a run config or a storage) or ``--storage``, read-only: reading needs no optimizer extra.
+    """
+    from llmhpo.assembly import open_study
 
-        cfg = load_config(target)
-        storage = storage or cfg.storage
-        name = name or cfg.study_name
-    elif target:
-        storage = storage or target
-    return storage or "sqlite:///llmhpo.db", name
-
-
-def _study_names(storage: str) -> list[str]:
-    from llmhpo.study.storage import open_storage
-
-    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).exists():
-        raise StudyNotFoundError(f"no database at {storage!r}")
-    return [s.study_name for s in open_storage(storage, create=False).get_all_studies()]
-
-
-def resolve_study(storage: str, name: str | None) -> Any:
-    """Load study ``name`` (or the only study) from ``storage``, with clear errors."""
-    from llmhpo.study import load_study
-
-    names = _study_names(storage)
-    if name is None:
-        if len(names) != 1:
-            raise StudyNotFoundError(
-                f"{storage!r} holds {len(names)} studies {names}; choose one with --study-name"
-            )
-        name = names[0]
-    if name not in names:
-        raise StudyNotFoundError(f"no study named {name!r} in {storage!r}; studies: {names}")
-    return load_study(name, storage)
+    target = args.target
+    if target and not target.endswith((".yaml", ".yml")):
+        target = None if args.storage else target
+    study, _ = open_study(target, name or args.study_name, storage=args.storage, read_only=True)
+    return study
 
 
 def _status(args: argparse.Namespace) -> int:
-    storage, name = _storage_and_name(args)
-    names = [name] if name else _study_names(storage)
-    if not names:
-        print(f"no study in {storage}")
-    for n in names:
-        try:
-            study = resolve_study(storage, n)
-        except IncompleteStudyError as exc:
-            print(f"{n}: {exc}")
-            continue
+    from llmhpo.assembly import study_names
+
+    if args.study_name or (args.target and args.target.endswith((".yaml", ".yml"))):
+        studies = [resolve_study(args)]
+    else:
+        storage = args.storage or args.target or "sqlite:///llmhpo.db"
+        names = study_names(storage)
+        if not names:
+            print(f"no study in {storage}")
+        studies = []
+        for n in names:
+            try:
+                studies.append(resolve_study(args, n))
+            except IncompleteStudyError as exc:
+                print(f"{n}: {exc}")
+    for study in studies:
+        n = study.study_name
         trials = [t for t in study.trials if not t.warm_start]
         counts = Counter(t.state.value for t in trials)
         best = study.best_trial
@@ -94,7 +76,7 @@ def _status(args: argparse.Namespace) -> int:
         states = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no trials"
         print(
             f"{n}: {study.n_finished}/{study.budget} trials ({states}); "
-            f"optimizer {study.optimizer.name}; {study.direction} "
+            f"optimizer {_optimizer_text(study)}; {study.direction} "
             f"{study.metric or 'value'}; best {best_txt}{_compute_text(study, trials)}"
             + _llm_usage_text(trials)
         )
@@ -147,9 +129,17 @@ def _llm_usage_text(trials: list[Any]) -> str:
     )
 
 
+def _optimizer_text(study: Any) -> str:
+    name = study.optimizer_config.get("name", "random")
+    switches = study.optimizer_switches
+    if switches:
+        first = switches[0]["from"].get("name")
+        return f"{name} (switched from {first} at trial {switches[-1]['at_trial']})"
+    return str(name)
+
+
 def _best(args: argparse.Namespace) -> int:
-    storage, name = _storage_and_name(args)
-    study = resolve_study(storage, name)
+    study = resolve_study(args)
     best = study.best_trial
     if best is None:
         print(f"study {study.study_name!r} has no complete trial yet", file=sys.stderr)
@@ -188,8 +178,7 @@ def _conversation_lines(study: Any) -> list[str]:
 def _export(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file("--output", args.output)  # before anything is opened
-    storage, name = _storage_and_name(args)
-    study = resolve_study(storage, name)
+    study = resolve_study(args)
     if args.conversation:
         text = "".join(line + "\n" for line in _conversation_lines(study))
         if args.output:

@@ -3,7 +3,7 @@
 Usage::
 
     llmhpo report run.yaml --out report/
-    llmhpo report study.db --study lora --test-metrics test_accuracy:max
+    llmhpo report study.db --study-name lora --test-metrics test_accuracy:max
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from llmhpo.cli.assess import _csv, open_target
+    from llmhpo.assembly import open_study
+    from llmhpo.cli.assess import _csv
     from llmhpo.reporting.report import summary_text, write_report
     from llmhpo.validation import bad_value, check_output_dir
 
@@ -23,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
         check_output_dir("--out", args.out)
     if args.top_k < 1:
         raise bad_value("--top-k", args.top_k, "a positive integer")
-    study, _ = open_target(args.target, args.study)
+    study, _ = open_study(args.target, args.study_name)
     tests = _csv(args.test_metrics)
     metrics = _csv(args.metrics) or []
     text, verdict = summary_text(
@@ -46,7 +47,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("target", metavar="CONFIG_OR_STORAGE",
                    help="the run configuration YAML, or a storage (study.db, sqlite:///...)")
-    p.add_argument("--study", help="study name (default: the config's, or the only one stored)")
+    p.add_argument("--study-name", dest="study_name",
+                   help="study name (default: the config's, or the only one stored)")
     p.add_argument("--out", help="write report.html (the whole report, one self-contained page), "
                    "history.png, parallel_coordinates.png, results.md and trials.csv into "
                    "this directory")

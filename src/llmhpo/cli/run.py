@@ -11,6 +11,7 @@ from typing import Any
 
 from llmhpo.config import RunConfig, default_config_path, load_config
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.executors import EXECUTORS
 from llmhpo.study.ranking import infer_direction
 
 __all__ = ["register", "run_config"]
@@ -25,11 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", nargs="?", help="run config YAML (default: the built-in main job)")
     p.add_argument("--budget", type=int, help="total number of trials (overrides the config)")
     p.add_argument("--workers", type=int, dest="n_workers", help="trials run at once")
-    p.add_argument("--executor", choices=["inline", "process", "ray"])
+    p.add_argument("--executor", choices=list(EXECUTORS))
     p.add_argument("--storage", help="database URL, e.g. sqlite:///runs/study.db")
     p.add_argument("--study-name", dest="study_name")
     p.add_argument("--seed", type=int)
     p.add_argument("--optimizer", help="optimizer name (overrides the config)")
+    p.add_argument(
+        "--switch-optimizer", action="store_true",
+        help="resume an existing study with another optimizer configuration (recorded with "
+        "the study); without it a different optimizer is an error",
+    )
     p.add_argument("--report", help="directory of the report (plots, results table)")
     p.add_argument("--scheduler", help="early stopping: median, asha or hyperband "
                    "(overrides the config's scheduler name)")
@@ -62,7 +68,8 @@ def _main(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         cfg = replace(cfg, recheck=None)
-    study = run_config(cfg, show_progress=not args.quiet)
+    study = run_config(cfg, show_progress=not args.quiet,
+                       switch_optimizer=args.switch_optimizer)
     return _exit_status(study)
 
 
@@ -177,7 +184,10 @@ def apply_objective_settings(objective: Any, optimizer: Any) -> Any:
     return objective.with_settings(settings)
 
 
-def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -> Any:
+def run_config(
+    cfg: RunConfig, *, show_progress: bool = True, out: Any = None,
+    switch_optimizer: bool = False,
+) -> Any:
     """Run the study of ``cfg`` to its budget and print the results; returns the study.
 
     Everything that every trial would fail on is checked before the storage is touched (the
@@ -222,6 +232,7 @@ def run_config(cfg: RunConfig, *, show_progress: bool = True, out: Any = None) -
         storage=cfg.storage,
         study_name=cfg.study_name,
         seed=cfg.seed,
+        switch_optimizer=switch_optimizer,
     )
     if cfg.warm_start is not None:
         ws = cfg.warm_start

@@ -39,7 +39,7 @@ from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.executors import Executor
-from llmhpo.study.outcome import Outcome, TrialContext, run_objective
+from llmhpo.objectives.base import Outcome, TrialContext, evaluate
 from llmhpo.study.trial import TrialState
 
 __all__ = ["RECHECK_KEY", "run_recheck", "get_recheck", "recheck_seeds", "RECHECK_SEED_BASE"]
@@ -96,17 +96,11 @@ class _SeededCall:
 
 def _run(call: _SeededCall, params: dict[str, Any], ctx: TrialContext,
          executor: Executor | None) -> Outcome:
-    if executor is None:
-        return run_objective(call, params, ctx)
-    fut = executor.submit(run_objective, call, params, ctx)
-    exc = fut.exception()
-    if exc is not None:
-        return Outcome(TrialState.FAILED, {}, f"{type(exc).__name__}: {exc}", 0.0, -1)
-    return fut.result()
+    return evaluate(call, params, ctx, executor)  # the one call -> Outcome path
 
 
 def _numeric(v: Any) -> float | None:
-    from llmhpo.reporting.metrics import as_number  # a pure helper (moves below with issue 11)
+    from llmhpo.metrics import as_number
 
     return as_number(v)
 
@@ -155,7 +149,7 @@ def run_recheck(
         The stored record (module docstring); trials that fail a run keep the failure as data.
     """
     from llmhpo.objectives.registry import ObjectiveSpec
-    from llmhpo.reporting.table import ranked_trials  # ranking helpers move below (issue 11)
+    from llmhpo.study.ranking import ranked_trials
 
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InvalidConfigError(f"recheck top_k must be a positive integer, got {top_k!r}")

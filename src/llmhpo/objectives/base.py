@@ -15,6 +15,9 @@ Optional hooks, all duck-typed (:class:`Objective` lists them; nothing to inheri
     when trials remain. Raises :class:`~llmhpo.exceptions.InvalidConfigError` on inputs every
     trial would fail on (a model that cannot load, an unknown search variable), so the user
     gets one error line instead of a study of failed trials.
+``check_space(space) -> None``
+    Called just before ``preflight``: raises ``InvalidConfigError`` when the study's search
+    space has variables the objective would ignore (the LoRA objective names the known ones).
 ``references() -> {name: params | None}``
     Reference rows evaluated once per study and stored with it (Tribes et al. 2023 report the
     base model and their default hyperparameters next to the optimized ones; the LoRA
@@ -63,8 +66,8 @@ __all__ = [
 @runtime_checkable
 class Objective(Protocol):
     """``objective(params, ctx) -> float | Mapping[str, Any]``; see the module docstring for
-    the optional hooks (``preflight``, ``references``, ``evaluate_reference``, ``assess``,
-    ``study_callbacks``)."""
+    the optional hooks (``check_space``, ``preflight``, ``references``, ``evaluate_reference``,
+    ``assess``, ``study_callbacks``)."""
 
     def __call__(self, params: dict[str, Any], ctx: TrialContext) -> Any: ...
 

@@ -3,7 +3,8 @@
 * ``{type: python, target: "pkg.module:function", kwargs: {...}}`` calls
   ``function(params, ctx, **kwargs)`` (or ``function(params)`` for one-argument functions).
 * ``{type: command, command: [...], timeout: s, env: {...}, cwd: dir}`` runs a program per trial:
-  any training script (e.g. a LitGPT CLI run, seed 001) can be the blackbox. Placeholders such
+  any training script (e.g. a LitGPT CLI run, Davouse & Talbi 2025) can be the blackbox.
+  Placeholders such
   as ``{learning_rate}`` or ``{trial}`` in the command are filled in; the parameters are also in
   the environment variable ``LLMHPO_PARAMS`` (JSON) and the trial number in ``LLMHPO_TRIAL``.
   The program prints its metrics as a JSON object; the last stdout line that parses as one
@@ -193,6 +194,22 @@ class CommandObjective:
                 raise bad_value("objective.command", prog, "an executable program")
         elif shutil.which(prog) is None:
             raise bad_value("objective.command", prog, "a program on PATH")
+
+    def preflight(self) -> None:
+        """The program must exist (on ``PATH`` or as a path), or every trial would fail.
+
+        Raises:
+            InvalidConfigError: naming the program.
+        """
+        import shutil
+
+        prog = self.command[0]
+        cwd = self.cwd or "."
+        if shutil.which(prog) is None and not os.path.isfile(os.path.join(cwd, prog)):
+            raise InvalidConfigError(
+                f"command {prog!r} is neither on PATH nor a file (cwd {cwd!r}); "
+                "every trial would fail"
+            )
 
     def _argv(self, params: Mapping[str, Any], number: int) -> list[str]:
         """Fill ``{name}`` placeholders; other braces (code, JSON, shell ``${VAR}``) stay."""

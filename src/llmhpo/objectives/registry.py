@@ -40,7 +40,7 @@ OBJECTIVE_TYPES: dict[str, str] = {
     "python": "llmhpo.objectives.external:python_from_config",
     "command": "llmhpo.objectives.external:command_from_config",
     "lora": "llmhpo.objectives.lora.objective:from_config",
-    "sklearn": "llmhpo.bench.sklearn_tasks:from_config",
+    "sklearn": "llmhpo.objectives.sklearn_tasks:from_config",
     "codegen": "llmhpo.objectives.codegen.objective:from_config",
 }
 

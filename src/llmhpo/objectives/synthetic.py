@@ -1,7 +1,8 @@
-"""Synthetic test functions with known optima (seeds 001-003 and the BaMSOO literature).
+"""Synthetic test functions with known optima (Davouse & Talbi 2025, Zhang et al. 2023 and the
+BaMSOO literature).
 
 Each :class:`SyntheticFunction` is an objective (``f(params, ctx) -> float``, to minimize)
-and knows its search space, optimal value and minimizers. Shifted variants (seed 003) move
+and knows its search space, optimal value and minimizers. Shifted variants (Zhang et al. 2023) move
 the landscape by a fixed vector so that a memorized optimum is wrong; the optimal value is
 unchanged and at least one minimizer stays inside the domain.
 """
@@ -123,7 +124,8 @@ def _quadratic(x: np.ndarray) -> float:
 
 
 def _quadratic_illcond(x: np.ndarray) -> float:
-    # condition number 1e4 along the first axis (axis-aligned, as in seed 003's quad2d_illcond)
+    # condition number 1e4 along the first axis (axis-aligned, as in Zhang et al. 2023's
+    # quad2d_illcond)
     w = np.logspace(0, 4, len(x))
     return float(np.sum(w * x**2))
 
@@ -222,7 +224,7 @@ def _base(name: str, dim: int | None) -> SyntheticFunction:
     raise InvalidConfigError(f"unknown synthetic function {name!r}, expected one of {FUNCTIONS}")
 
 
-# Shifts of seed 003's variants: moved off the memorable optimum, kept inside the box.
+# Shifts of Zhang et al. 2023's variants: moved off the memorable optimum, kept inside the box.
 _SHIFTS = {
     "branin": (1.3, -0.9),
     "himmelblau": (0.7, -0.6),

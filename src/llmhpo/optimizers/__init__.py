@@ -53,10 +53,23 @@ def get_optimizer(name: str) -> type[BaseOptimizer]:
 
 
 def make_optimizer(
-    name: str, space: SearchSpace, *, seed: int | None = None, **kwargs: Any
+    name: str,
+    space: SearchSpace,
+    *,
+    seed: int | None = None,
+    study_budget: int | None = None,
+    **kwargs: Any,
 ) -> BaseOptimizer:
-    """Build the optimizer ``name`` on ``space``; ``kwargs`` are its own parameters."""
+    """Build the optimizer ``name`` on ``space``; ``kwargs`` are its own parameters.
+
+    ``study_budget`` is the study's total budget: an optimizer that declares it takes it
+    (``capabilities.budget_param``) gets it unless ``kwargs`` set that parameter; others
+    ignore it.
+    """
     cls = get_optimizer(name)
+    param = cls.capabilities.budget_param
+    if study_budget is not None and param is not None and param not in kwargs:
+        kwargs[param] = study_budget
     try:
         return cls(space, seed=seed, **kwargs)
     except TypeError as exc:

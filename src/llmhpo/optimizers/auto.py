@@ -70,7 +70,8 @@ class AutoOptimizer(BaseOptimizer):
 
     name: ClassVar[str] = "auto"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        batch=True, warm_start=True, deterministic=True, may_exhaust=False
+        batch=True, warm_start=True, deterministic=True, may_exhaust=False,
+        budget_param="budget",
     )
 
     def __init__(

@@ -1,4 +1,5 @@
-"""BaMSOO: Bayesian Multi-Scale Optimistic Optimization (Wang et al. 2014; seed 001, Alg. 3).
+"""BaMSOO: Bayesian Multi-Scale Optimistic Optimization (Wang et al. 2014; Davouse & Talbi 2025,
+Alg. 3).
 
 SOO in which each new cell is first scored by a Gaussian process fitted on the evaluated
 cells: the cell is evaluated for real only if its confidence bound says it may beat the best

@@ -40,12 +40,20 @@ class Capabilities:
         deterministic: the same seed and history give the same suggestions.
         may_exhaust: ``ask`` may return no point at all with nothing pending (the optimizer
             has converged or its design is used up).
+        budget_param: the constructor argument that takes the study's total budget when the
+            user does not set it (``"budget"`` for SOO, BaMSOO, MADS; ``"n_points"`` for
+            LHS), or ``None``: :func:`~llmhpo.optimizers.make_optimizer` fills it in.
+        budget_fixed: the budget argument is fixed when the study is created; a resumed study
+            keeps the stored value (LHS continues the same design under a larger budget)
+            instead of taking the new budget.
     """
 
     batch: bool = True
     warm_start: bool = True
     deterministic: bool = True
     may_exhaust: bool = False
+    budget_param: str | None = None
+    budget_fixed: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ fusion hyperparameters of one training run, scored on training loss, with ``inne
 inside each outer trial, next to the checkpoints it averages
 (:mod:`llmhpo.objectives.lora.fusion`). This optimizer stays a pure ask/tell state machine:
 it does not run the inner loop, it says which objective mode it needs
-(:attr:`BilevelBOOptimizer.objective_settings`), and the run assembly hands that to the
-objective (``with_settings``), which refuses if it cannot fuse checkpoints.
+(:attr:`BilevelBOOptimizer.objective_settings`), and the run assembly
+(:func:`llmhpo.assembly.apply_objective_settings`) hands that to the objective
+(``with_settings``), which refuses if it cannot fuse checkpoints.
 """
 
 from __future__ import annotations

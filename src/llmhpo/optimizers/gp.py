@@ -1,6 +1,7 @@
 """BO-GP: Bayesian optimization with a Gaussian process and log expected improvement.
 
-Seed 001, Algorithm 1: a Latin hypercube design of ``n_init`` points, then at each step a
+Davouse & Talbi 2025, Algorithm 1: a Latin hypercube design of ``n_init`` points, then at each
+step a
 BoTorch ``SingleTaskGP`` is fitted to the successful observations and the next point maximizes
 logEI, optimized by multi-start gradient ascent (``optimize_acqf``). Batches for parallel
 workers use qLogEI with the pending points as ``X_pending`` (sequential greedy selection).
@@ -66,7 +67,8 @@ class GPOptimizer(BaseOptimizer):
 
     Args:
         space: the search space.
-        n_init: size of the initial Latin hypercube design (seed 001: 10). Warm-start points
+        n_init: size of the initial Latin hypercube design (Davouse & Talbi 2025: 10). Warm-start
+        points
             count towards it; if fewer than two points succeeded by then, the design goes on.
         num_restarts: starting points of the gradient optimization of the acquisition.
         raw_samples: quasi-random points scored to choose those starting points.

@@ -1,6 +1,7 @@
 """MADS (mesh adaptive direct search) through NOMAD's own Python interface, PyNomad.
 
-Seed 000 (Tribes et al. 2023) tunes LoRA with NOMAD 4: integer variables on the mesh, PEFT's
+Tribes et al. 2023 (Tribes et al. 2023) tunes LoRA with NOMAD 4: integer variables on the mesh,
+PEFT's
 defaults as the initial point X0, and a cache file of earlier evaluations to jump-start a second
 round. :class:`MADSOptimizer` drives ``PyNomad.optimize`` block by block from ``ask``/``tell``
 (see :mod:`llmhpo.optimizers._recast` for why the run lives in a child process) and works in
@@ -54,13 +55,14 @@ class _Entry:
 
 
 class MADSOptimizer(BaseOptimizer):
-    """NOMAD's MADS behind ask/tell (minimization; seed 000).
+    """NOMAD's MADS behind ask/tell (minimization; Tribes et al. 2023).
 
     Integer, power-of-two, ordinal and categorical variables are NOMAD integers (type ``I``,
     granularity 1) over their internal numbers; reals are type ``R``. The first point is the
     space's default point (X0). Points told with :meth:`tell_not_asked` that did not come
     from this optimizer are written to NOMAD's cache file, so NOMAD never asks for them again and
-    its quadratic-model search uses them (seed 000's warm start); points replayed from this
+    its quadratic-model search uses them (Tribes et al. 2023's warm start); points replayed from
+    this
     optimizer's own history (their attributes carry ``nomad_run``) are answered when NOMAD asks
     for them again, so a resumed run retraces the original one.
 
@@ -84,7 +86,8 @@ class MADSOptimizer(BaseOptimizer):
 
     name: ClassVar[str] = "mads"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        batch=True, warm_start=True, deterministic=True, may_exhaust=True
+        batch=True, warm_start=True, deterministic=True, may_exhaust=True,
+        budget_param="budget",
     )
 
     def __init__(

@@ -49,7 +49,7 @@ class LHSOptimizer(BaseOptimizer):
     """
 
     name: ClassVar[str] = "lhs"
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    capabilities: ClassVar[Capabilities] = Capabilities(budget_param="n_points", budget_fixed=True)
 
     def __init__(self, space: SearchSpace, *, n_points: int = 20, seed: int | None = None) -> None:
         super().__init__(space, seed=seed)

@@ -1,4 +1,4 @@
-"""SOO: Simultaneous Optimistic Optimization (Munos 2011; seed 001, Algorithm 2).
+"""SOO: Simultaneous Optimistic Optimization (Munos 2011; Davouse & Talbi 2025, Algorithm 2).
 
 A deterministic partition method: the unit cube is cut into a K-ary tree of cells scored at
 their centres. Each *sweep* goes down the depths of the tree and, at every depth, expands the
@@ -44,15 +44,16 @@ class SOOOptimizer(BaseOptimizer):
       sweep's children can be evaluated at once: ``ask(n)`` hands out up to ``n`` of them and
       returns ``[]`` while the rest of the sweep is pending.
     * A told configuration is cached by ``space.key(params)``: a cell whose centre decodes to
-      a cached configuration takes the cached loss without asking (warm start from seed
-      000's cache; replay on resume).
+      a cached configuration takes the cached loss without asking (warm start from the
+      cache of Tribes et al. 2023; replay on resume).
     * A failed evaluation gives the node the worst loss observed when its sweep completes
       (``+inf`` if nothing succeeded yet), so the cell is kept but ranked last.
 
     Args:
         space: the search space.
-        k: number of children per expansion (seed 001: 3).
-        h_max: depth limit: ``None`` (no limit, the budget stops the run, as in seed 001),
+        k: number of children per expansion (Davouse & Talbi 2025: 3).
+        h_max: depth limit: ``None`` (no limit, the budget stops the run, as in Davouse & Talbi
+        2025),
             an integer, or ``"sqrt"`` for Munos' ``h_max(t) = floor(sqrt(t))`` with ``t`` the
             number of expansions so far.
         budget: most evaluations this optimizer asks for (its own suggestions, also when
@@ -67,7 +68,8 @@ class SOOOptimizer(BaseOptimizer):
 
     name: ClassVar[str] = "soo"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        batch=True, warm_start=True, deterministic=True, may_exhaust=True
+        batch=True, warm_start=True, deterministic=True, may_exhaust=True,
+        budget_param="budget",
     )
 
     def __init__(

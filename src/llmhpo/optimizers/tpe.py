@@ -1,6 +1,7 @@
 """TPE (tree-structured Parzen estimator) through Optuna's ``TPESampler``.
 
-Seed 000 compares NOMAD with NNI's TPE; NNI is archived, so we use Optuna's TPE (Bergstra et al.
+Tribes et al. 2023 compares NOMAD with NNI's TPE; NNI is archived, so we use Optuna's TPE
+(Bergstra et al.
 2011; Watanabe 2023) behind our ask/tell interface. The optimizer keeps a private in-memory
 Optuna study: ``ask`` is ``study.ask(distributions)``, ``tell`` is ``study.tell`` (failures as
 ``FAIL``), and warm start is ``study.add_trial``.

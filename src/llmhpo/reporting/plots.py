@@ -1,4 +1,5 @@
-"""Figures of a study: optimization history and parallel coordinates (seed 000, Figures 1-2).
+"""Figures of a study: optimization history and parallel coordinates (Tribes et al. 2023, Figures
+1-2).
 
 Figures are built on a bare :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot,
 no global backend state, safe in threads and headless machines); matplotlib is imported only
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmhpo._imports import require
-from llmhpo.reporting.metrics import as_number
-from llmhpo.reporting.references import get_references, reference_label
+from llmhpo.evaluation.references import get_references, reference_label
+from llmhpo.metrics import as_number
 from llmhpo.space.variables import Categorical, Float, Int, Ordinal, PowerOfTwo, Variable
 from llmhpo.study.trial import TrialState
 
@@ -142,7 +143,7 @@ def _ticks(var: Variable) -> list[tuple[float, str]]:
 
 def parallel_coordinates_figure(study: Any) -> Figure:
     """One line per complete trial across the hyperparameter axes and the objective axis,
-    coloured by the objective (darker is better, as in seed 000 Figure 2).
+    coloured by the objective (darker is better, as in Tribes et al. 2023 Figure 2).
 
     Log-scaled variables are drawn on log10 axes, powers of two on their exponent, choices on
     their index; each axis is scaled to its variable's bounds. Every trial line is a

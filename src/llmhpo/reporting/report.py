@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmhpo.evaluation.assess import get_assessment
 from llmhpo.evaluation.repro import get_repro
-from llmhpo.reporting.assess import get_assessment
-from llmhpo.reporting.metrics import parse_metric_directions
-from llmhpo.reporting.pareto import pareto_rows
+from llmhpo.metrics import parse_metric_directions
+from llmhpo.pareto import pareto_rows
 from llmhpo.reporting.plots import history_figure, parallel_coordinates_figure, save_figure
 from llmhpo.reporting.recheck import recheck_text
 from llmhpo.reporting.repro import repro_text

@@ -14,44 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmhpo.exceptions import InvalidConfigError
-from llmhpo.reporting.metrics import format_metric, format_param, infer_direction
-from llmhpo.reporting.references import get_references, reference_label
+from llmhpo.evaluation.references import get_references, reference_label
+from llmhpo.metrics import format_metric, format_param, infer_direction, render_table
 from llmhpo.study.ranking import ranked_trials
 from llmhpo.study.trial import TrialState
 
 __all__ = ["render_table", "ranked_trials", "results_table", "test_metric_names", "param_names"]
 
 
-def render_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], fmt: str = "markdown"
-) -> str:
-    """Align cells in columns; ``fmt`` is ``"markdown"`` (pipe table) or ``"plain"``."""
-    if fmt not in ("markdown", "plain"):
-        raise InvalidConfigError(f"table format must be 'markdown' or 'plain', got {fmt!r}")
-    cells = [list(map(str, headers))] + [list(map(str, r)) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(r: Sequence[str]) -> str:
-        padded = [c.ljust(w) for c, w in zip(r, widths, strict=True)]
-        if fmt == "markdown":
-            return "| " + " | ".join(padded) + " |"
-        return "  ".join(padded).rstrip()
-
-    out = [line(cells[0])]
-    if fmt == "markdown":
-        out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    else:
-        out.append("  ".join("-" * w for w in widths))
-    out += [line(r) for r in cells[1:]]
-    return "\n".join(out)
-
-
 def test_metric_names(study: Any, *, with_direction: bool = False) -> list[str]:
     """Metric names of the held-out test split (``test_*`` or ``*/test*``) found in the study.
 
     With ``with_direction``, only those whose direction the name tells (``test_loss``,
-    ``test_accuracy``; see :func:`~llmhpo.reporting.metrics.infer_direction`).
+    ``test_accuracy``; see :func:`~llmhpo.metrics.infer_direction`).
     """
     names: list[str] = []
     sources = [t.metrics for t in study.trials if t.state is TrialState.COMPLETE]

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from llmhpo.reporting.metrics import as_number, better, parse_metric_directions
-from llmhpo.reporting.references import BASE, get_references, reference_label
+from llmhpo.evaluation.references import BASE, get_references, reference_label
+from llmhpo.metrics import as_number, better, parse_metric_directions
 from llmhpo.reporting.table import ranked_trials, test_metric_names
 from llmhpo.study.trial import Trial
 

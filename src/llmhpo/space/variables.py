@@ -362,7 +362,7 @@ class PowerOfTwo(Variable):
     """A power of two ``2**e`` between ``low`` and ``high`` (both powers of two).
 
     The internal number is the integer exponent ``e`` (relax-and-round), so every power is
-    equally likely under uniform sampling. Seed 000's rank ``2**(r+1), r in [1, 8]`` is
+    equally likely under uniform sampling. Tribes et al. 2023's rank ``2**(r+1), r in [1, 8]`` is
     ``PowerOfTwo("rank", 4, 512)``.
     """
 
@@ -459,7 +459,7 @@ class _Choices(Variable):
 class Ordinal(_Choices):
     """An ordered finite set of values; the internal number is the (ordered) index.
 
-    Seed 000's dropout code ``d`` is an ordinal over ``[0, 1e-4, 1e-3, 1e-2, 0.1]``.
+    Tribes et al. 2023's dropout code ``d`` is an ordinal over ``[0, 1e-4, 1e-3, 1e-2, 0.1]``.
     """
 
     type_name = "ordinal"

@@ -5,28 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmhpo.metrics import infer_direction
 from llmhpo.study.trial import Trial, TrialState
 
 __all__ = ["infer_direction", "ranked_trials"]
-
-# Substrings of metric names whose direction is unambiguous. Checked in order: "loss" before
-# "acc" so that "acc_loss" would minimize; names are lower-cased first.
-_MINIMIZE = ("loss", "perplexity", "ppl", "error", "err_rate", "regret", "wall_time", "time_s",
-             "memory", "mem_", "latency", "seconds", "stderr")
-_MAXIMIZE = ("acc", "exact_match", "f1", "bleu", "rouge", "score", "tokens_per_s", "throughput",
-             "mcc", "auc", "pass@", "precision", "recall", "reward", "win_rate")
-
-
-def infer_direction(metric: str) -> str | None:
-    """``"minimize"``/``"maximize"`` when the name makes it plain (``val_loss``, ``mmlu/acc``)."""
-    low = metric.lower()
-    for key in _MINIMIZE:
-        if key in low:
-            return "minimize"
-    for key in _MAXIMIZE:
-        if key in low:
-            return "maximize"
-    return None
 
 
 def ranked_trials(study: Any, k: int | None = None) -> list[Trial]:

@@ -9,6 +9,7 @@ it in order.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shutil
@@ -23,7 +24,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError
 from llmhpo.executors import Executor, InlineExecutor
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext
-from llmhpo.optimizers import BaseOptimizer, Suggestion, make_optimizer
+from llmhpo.optimizers import BaseOptimizer, Suggestion, get_optimizer, make_optimizer
 from llmhpo.space import SearchSpace
 from llmhpo.study import coordination
 from llmhpo.study import warm_start as _warm
@@ -71,13 +72,16 @@ def create_study(
     study_name: str | None = None,
     seed: int | None = 0,
     load_if_exists: bool = True,
+    switch_optimizer: bool = False,
 ) -> Study:
     """Create a study, or resume the one of that name in ``storage``.
 
     Args:
         space: a :class:`SearchSpace`, its dict form, or the name of a preset.
         optimizer: an optimizer name (see :data:`llmhpo.optimizers.OPTIMIZERS`) or instance.
-        optimizer_kwargs: the optimizer's own parameters when ``optimizer`` is a name.
+        optimizer_kwargs: the optimizer's own parameters when ``optimizer`` is a name. An
+            optimizer that takes the study budget (``capabilities.budget_param``: SOO,
+            BaMSOO, MADS, LHS) gets ``budget`` unless set here.
         direction: ``"minimize"`` or ``"maximize"`` the objective metric.
         metric: which returned metric is the objective (objectives may return a dict);
             ``None`` means the single value returned.
@@ -86,6 +90,13 @@ def create_study(
         study_name: required to find the study again in a persistent storage.
         seed: seed of the optimizer.
         load_if_exists: resume an existing study of that name (else raise).
+        switch_optimizer: resuming with another optimizer (or other optimizer parameters)
+            than the stored one is an error unless this is set; then the new configuration
+            is stored and the switch recorded (``Study.optimizer_switches``).
+
+    Raises:
+        InvalidConfigError: a resumed study was created with another space, direction or
+            (without ``switch_optimizer``) optimizer configuration.
     """
     space = _as_space(space)
     if direction not in ("minimize", "maximize"):
@@ -94,6 +105,7 @@ def create_study(
         raise InvalidConfigError(f"budget must be a positive integer, got {budget!r}")
     name = study_name or f"study-{int(time.time() * 1000)}"
     records = StudyStorage(open_storage(storage), name, direction=direction)
+    stored_opt: dict[str, Any] | None = None
     if not records.created:
         if not load_if_exists:
             raise DuplicatedStudyError(f"a study named {name!r} already exists in {storage!r}")
@@ -107,16 +119,15 @@ def create_study(
             raise InvalidConfigError(
                 f"study {name!r} exists with direction {records.direction!r}, given {direction!r}"
             )
-    if isinstance(optimizer, BaseOptimizer):
-        if optimizer_kwargs:
-            raise InvalidConfigError("optimizer_kwargs only apply when optimizer is a name")
-        opt = optimizer
-    else:
-        opt = make_optimizer(optimizer, space, seed=seed, **dict(optimizer_kwargs or {}))
+        stored_opt = dict(records.get_attr("optimizer") or {"name": "random", "seed": None})
+    total = budget if budget is not None else records.get_attr("budget")
+    opt = _build_optimizer(space, optimizer, optimizer_kwargs, seed, total, stored_opt)
     if records.created:
         records.set_attr("space", space.to_dict())
         records.set_attr("optimizer", opt.get_config())
         records.set_attr("metric", metric)
+    elif stored_opt is not None:
+        _check_or_switch(records, stored_opt, opt, switch_optimizer)
     if budget is not None:
         records.set_attr("budget", budget)
     if records.created:
@@ -124,10 +135,88 @@ def create_study(
     return Study(records, space, opt, metric=metric)
 
 
-def load_study(study_name: str, storage: str) -> Study:
-    """Open an existing study; its optimizer is rebuilt from the stored configuration."""
+def _build_optimizer(
+    space: SearchSpace,
+    optimizer: str | BaseOptimizer,
+    optimizer_kwargs: Mapping[str, Any] | None,
+    seed: int | None,
+    budget: int | None,
+    stored: Mapping[str, Any] | None,
+) -> BaseOptimizer:
+    """The optimizer asked for; a budget fixed at creation (LHS's design size) is the stored
+    one when the same optimizer is resumed."""
+    if isinstance(optimizer, BaseOptimizer):
+        if optimizer_kwargs:
+            raise InvalidConfigError("optimizer_kwargs only apply when optimizer is a name")
+        return optimizer
+    kwargs = dict(optimizer_kwargs or {})
+    caps = get_optimizer(optimizer).capabilities
+    param = caps.budget_param
+    if (
+        caps.budget_fixed and param is not None and param not in kwargs
+        and stored is not None and stored.get("name") == optimizer and param in stored
+    ):
+        kwargs[param] = stored[param]
+    return make_optimizer(optimizer, space, seed=seed, study_budget=budget, **kwargs)
+
+
+def _optimizer_diff(stored: Mapping[str, Any], opt: BaseOptimizer) -> dict[str, tuple[Any, Any]]:
+    """``{key: (stored, given)}`` of the configuration keys that differ; the study budget an
+    optimizer follows (SOO's, MADS's ``budget``) may grow between runs and is left out."""
+    given = json.loads(json.dumps(opt.get_config(), default=str))
+    if stored.get("name") != given["name"]:
+        return {"name": (stored.get("name"), given["name"])}
+    caps = type(opt).capabilities
+    free = {caps.budget_param} if caps.budget_param and not caps.budget_fixed else set()
+    # a parameter the stored configuration lacks was added to the optimizer after the study
+    # was created (its default then was the only behaviour): not a change
+    keys = [k for k in stored if k not in free]
+    return {k: (stored.get(k), given.get(k)) for k in keys if stored.get(k) != given.get(k)}
+
+
+def _describe(config: Mapping[str, Any]) -> str:
+    rest = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name")
+    return f"{config.get('name')!r}" + (f" ({rest})" if rest else "")
+
+
+def _check_or_switch(
+    records: StudyStorage, stored: dict[str, Any], opt: BaseOptimizer, switch: bool
+) -> None:
+    diff = _optimizer_diff(stored, opt)
+    if not diff:
+        return
+    new = opt.get_config()
+    if not switch:
+        what = ", ".join(f"{k}: stored {a!r}, given {b!r}" for k, (a, b) in diff.items())
+        raise InvalidConfigError(
+            f"study {records.study_name!r} was created with optimizer {_describe(stored)}; "
+            f"resuming it with {_describe(new)} would change {what}. Use another study name, "
+            "or switch explicitly (llmhpo run --switch-optimizer, "
+            "create_study(..., switch_optimizer=True)); the switch is recorded with the study"
+        )
+    switches = list(records.get_attr("optimizer_switches") or [])
+    n_trials = len(records.trials())
+    switches.append({"at_trial": n_trials, "from": stored, "to": new})
+    records.set_attr("optimizer_switches", switches)
+    records.set_attr("optimizer", new)
+    _logger.warning(
+        "Study %r: optimizer switched from %s to %s at trial %d",
+        records.study_name, _describe(stored), _describe(new), n_trials,
+    )
+
+
+def load_study(study_name: str, storage: str, *, read_only: bool = False) -> Study:
+    """Open an existing study.
+
+    The optimizer is rebuilt from the stored configuration and told the history, unless
+    ``read_only``: then no optimizer is built (reading a MADS study needs no PyNomad), and
+    :meth:`Study.ask`, :meth:`Study.tell`, :meth:`Study.optimize` and :meth:`Study.warm_start`
+    raise. Opening a study never writes to it.
+    """
     records = StudyStorage(open_storage(storage, create=False), study_name, create=False)
     space = SearchSpace.from_dict(records.get_attr("space"))
+    if read_only:
+        return Study(records, space, None, metric=records.get_attr("metric"))
     config = dict(records.get_attr("optimizer") or {"name": "random"})
     name, seed = config.pop("name"), config.pop("seed", None)
     opt = make_optimizer(name, space, seed=seed, **config)
@@ -145,19 +234,24 @@ def _as_space(space: SearchSpace | Mapping[str, Any] | str) -> SearchSpace:
 
 
 class Study:
-    """A persistent optimization run. Build it with :func:`create_study` or :func:`load_study`."""
+    """A persistent optimization run. Build it with :func:`create_study` or :func:`load_study`.
+
+    ``optimizer`` is ``None`` for a study opened read-only: its trials, attributes and stored
+    optimizer configuration can be read (and annotations such as reference rows stored with
+    :meth:`set_user_attr`), but no trial can be asked, told or run.
+    """
 
     def __init__(
         self,
         records: StudyStorage,
         space: SearchSpace,
-        optimizer: BaseOptimizer,
+        optimizer: BaseOptimizer | None,
         *,
         metric: str | None = None,
     ) -> None:
         self._records = records
         self.space = space
-        self.optimizer = optimizer
+        self._optimizer = optimizer
         self.metric = metric
         self._distributions = space.optuna_distributions()
         self._pending: dict[int, PendingTrial] = {}
@@ -166,7 +260,37 @@ class Study:
         self._heartbeat: Heartbeat | None = None
         self._grace_period = 60.0
         self._resumable: tuple[Any, str | Path] | None = None  # (hook, workdir) of optimize
-        self._replay()
+        if optimizer is not None:
+            self._replay()
+
+    @property
+    def optimizer(self) -> BaseOptimizer:
+        """The optimizer (told the whole history).
+
+        Raises:
+            InvalidConfigError: the study was opened read-only.
+        """
+        if self._optimizer is None:
+            raise InvalidConfigError(
+                f"study {self.study_name!r} was opened read-only (load_study(..., "
+                "read_only=True)); open it with read_only=False to run trials"
+            )
+        return self._optimizer
+
+    @property
+    def read_only(self) -> bool:
+        """True when the study was opened without an optimizer (it cannot run trials)."""
+        return self._optimizer is None
+
+    @property
+    def optimizer_config(self) -> dict[str, Any]:
+        """The stored optimizer configuration (``name``, ``seed`` and its own parameters)."""
+        return dict(self._records.get_attr("optimizer") or {"name": "random"})
+
+    @property
+    def optimizer_switches(self) -> list[dict[str, Any]]:
+        """Recorded optimizer switches: ``{"at_trial", "from", "to"}`` each."""
+        return list(self._records.get_attr("optimizer_switches") or [])
 
     # ----- properties ------------------------------------------------------------------------
     @property
@@ -451,13 +575,14 @@ class Study:
         )
 
     def warm_start(self, source: Study | str | Path | Sequence[tuple[Any, ...]]) -> int:
-        """Import evaluated points from another study or a CSV file (seed 000's cache).
+        """Import evaluated points from another study or a CSV file (Tribes et al. 2023's cache).
 
         The CSV needs one column per variable and a ``value`` column (empty for a failed
         point); other columns are kept as metrics. Imported points are stored as warm-start
         trials (they do not count against the budget) and told to the optimizer. Points already
         present in this study are skipped. Returns the number of points imported.
         """
+        self.optimizer  # noqa: B018 - raises for a read-only study, before anything is written
         return _warm.import_points(self, source)
 
     def _record_warm_start(
@@ -491,6 +616,7 @@ class Study:
         grace_period: float | None = None,
         scheduler: SchedulerConfig | Mapping[str, Any] | str | None = None,
         compute_budget: float | None = None,
+        before_trials: Sequence[Callable[[Study, Executor], None]] = (),
     ) -> Trial | None:
         """Run the objective until the study has ``budget`` finished trials in total.
 
@@ -509,6 +635,9 @@ class Study:
             show_progress: print a live progress line on stderr.
             reporter: receives the trials' intermediate reports (``ctx.report``) and answers
                 ``ctx.should_stop()``; it travels to the workers, so it must pickle.
+            before_trials: called as ``fn(study, executor)`` after the preflight and before
+                the first trial, when trials remain (e.g. evaluating the reference rows on the
+                study's executor).
             heartbeat_interval: seconds between two heartbeats of this driver's running
                 trials (database storages only; see :mod:`llmhpo.study.coordination`).
             grace_period: seconds without a heartbeat after which another driver takes a
@@ -527,13 +656,16 @@ class Study:
         the budget is shared and held exactly, each driver's optimizer sees the others' results
         and running points, and a driver takes over the slots of a driver that died.
 
-        If the objective has a ``preflight()`` method, it is called first (when trials remain):
+        If the objective has ``check_space(space)`` and ``preflight()`` methods, they are called
+        first (when trials remain):
         it raises on a config that every trial would fail on (e.g. a model that cannot load),
-        instead of the study recording ``budget`` failed trials.
+        instead of the study recording ``budget`` failed trials. This is the one place where
+        preflight runs.
 
         Returns:
             The best trial so far.
         """
+        self.optimizer  # noqa: B018 - raises for a read-only study
         total = budget if budget is not None else self.budget
         if total is None and compute_budget is None:
             raise InvalidConfigError("no budget: pass budget= or set it in create_study")
@@ -545,9 +677,13 @@ class Study:
         if compute_budget is not None:
             self._records.set_attr("compute_budget", compute_budget)
         total = total if total is not None else 2**62
-        if self.n_finished < total:
+        remaining = self.n_finished < total
+        if remaining:
             # A config every trial would fail on is an error, not `total` failures; the same
             # for an optimizer that cannot work (an LLM server that does not answer).
+            check_space = getattr(objective, "check_space", None)
+            if callable(check_space):
+                check_space(self.space)
             for part in (objective, self.optimizer):
                 preflight = getattr(part, "preflight", None)
                 if callable(preflight):
@@ -589,6 +725,9 @@ class Study:
         if coordination.supports_heartbeat(self._records.storage):
             self._heartbeat = Heartbeat(self._records.storage, interval).start()
         try:
+            if remaining:
+                for fn in before_trials:
+                    fn(self, ex)
             loop.run()
         finally:
             if self._heartbeat is not None:

@@ -3,7 +3,7 @@
 Records are ``{"instruction", "input", "output"}`` (Alpaca). Dolly's field names
 (``context``, ``response``) are accepted too. Sources are local JSON / JSONL files or hub
 dataset ids (through ``datasets``). Several sources are mixed by ratio *per split*, so train,
-validation and test carry the same mix (seed 000: 70% Alpaca, 30% Dolly).
+validation and test carry the same mix (Tribes et al. 2023: 70% Alpaca, 30% Dolly).
 
 Prompts are formatted with the tokenizer's chat template (a plain Alpaca template when it has
 none); the loss is on response tokens only: prompt and padding positions get label ``-100``.

@@ -1,4 +1,5 @@
-"""Benchmark accuracy through lm-evaluation-harness (seed 001: HellaSwag objective, MMLU test).
+"""Benchmark accuracy through lm-evaluation-harness (Davouse & Talbi 2025: HellaSwag objective,
+MMLU test).
 
 Tasks are named as in lm-eval (``hellaswag``, ``mmlu``, ...; those download their data from the
 hub). llmhpo ships offline tasks defined on local files in ``lmeval_tasks/``, found through

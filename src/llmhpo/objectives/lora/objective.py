@@ -21,6 +21,7 @@ from llmhpo.exceptions import InvalidConfigError
 from llmhpo.objectives.lora.data import DATA_DEFAULTS
 from llmhpo.objectives.lora.fusion import FUSION_DEFAULTS, check_fusion_config
 from llmhpo.objectives.lora.train import PARAM_DEFAULTS, TrainConfig
+from llmhpo.space.lora import LORA_NAMES, lora_default_space, paper_defaults, unknown_lora_names
 
 __all__ = ["LoRAObjective", "default_space", "from_config", "PAPER_DEFAULTS", "PEFT_DEFAULTS",
            "LORA_RECIPE", "DEFAULTS"]
@@ -29,13 +30,8 @@ _logger = logging.getLogger("llmhpo.objectives.lora")
 
 #: Tribes et al. (2023)'s default point (their Table 3's initial point): a reference row. It
 #: is not PEFT's ``LoraConfig`` default (r 8, alpha 8, dropout 0; PEFT sets no learning rate).
-PAPER_DEFAULTS: dict[str, Any] = {
-    "lora_rank": 8,
-    "lora_alpha": 32,
-    "lora_dropout": 0.1,
-    "learning_rate": 1e-5,
-    "weight_decay": 0.0,
-}
+#: (The ``paper_default`` column of :mod:`llmhpo.space.lora`.)
+PAPER_DEFAULTS: dict[str, Any] = paper_defaults()
 #: The former, misleading name of :data:`PAPER_DEFAULTS`.
 PEFT_DEFAULTS = PAPER_DEFAULTS
 
@@ -96,20 +92,10 @@ _DATA_CACHE: dict[str, dict[str, list[dict[str, str]]]] = {}
 
 
 def default_space() -> Any:
-    """The default search space: seed 001's LoRA variables (Table 1) with ranges in which a
-    small model learns within a few dozen steps."""
-    from llmhpo.space import SearchSpace
-    from llmhpo.space.variables import Float, Int
-
-    return SearchSpace(
-        [
-            Float("learning_rate", 1e-5, 1e-2, log=True, default=1e-3),
-            Int("lora_rank", 2, 32, default=8),
-            Int("lora_alpha", 1, 64, default=16),
-            Float("lora_dropout", 0.0, 0.3, default=0.05),
-            Float("weight_decay", 1e-4, 1e-1, log=True, default=1e-2),
-        ]
-    )
+    """The default search space (:func:`llmhpo.space.lora.lora_default_space`): the LoRA
+    variables of Davouse & Talbi 2025 (Table 1) with ranges in which a small model learns
+    within a few dozen steps."""
+    return lora_default_space()
 
 
 def _merge(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,7 +151,6 @@ class LoRAObjective:
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config = _merge(dict(config or {}))
-        self._preflight_done = False
         self.train_config = TrainConfig.from_mapping(self.config["train"])  # validate here,
         self.config["fusion"] = check_fusion_config(self.config["fusion"])
         ev = self.config["eval"]  # not in a worker
@@ -470,11 +455,23 @@ class LoRAObjective:
         """
         from llmhpo.objectives.lora.model import check_model
 
-        if self._preflight_done:  # `llmhpo run` checks before its reference rows, and
-            return  # Study.optimize again
         check_model(self.config["model"])
         self.splits()
-        self._preflight_done = True
+
+    def check_space(self, space: Any) -> None:
+        """Every search variable must be a LoRA hyperparameter this objective trains with
+        (:mod:`llmhpo.space.lora`); an unknown one (``lr`` for ``learning_rate``) would be
+        ignored and the default trained.
+
+        Raises:
+            InvalidConfigError: naming the unknown variables and the known ones.
+        """
+        unknown = unknown_lora_names(space.names)
+        if unknown:
+            raise InvalidConfigError(
+                f"search variable(s) {unknown} are not LoRA hyperparameters the lora objective "
+                f"knows; got {unknown}, expected names among {list(LORA_NAMES)}"
+            )
 
     def resumable(self, workdir: Any) -> bool:
         """True when a trial's work directory holds a training checkpoint to continue from
@@ -621,7 +618,8 @@ class LoRAObjective:
 def from_config(cfg: Mapping[str, Any]) -> Any:
     """``objective: {type: lora, ...}`` -> an ObjectiveSpec with the default space.
 
-    The metric is ``cfg["metric"]`` (default ``val_loss``, seed 000's objective); the direction
+    The metric is ``cfg["metric"]`` (default ``val_loss``, Tribes et al. 2023's objective); the
+    direction
     follows from its name (:func:`~llmhpo.study.ranking.infer_direction`: accuracies are
     maximized, losses minimized, an unknown name minimized). A study-level ``metric:`` in the
     run config overrides the metric (its direction again inferred from its name) and

@@ -20,6 +20,7 @@ from typing import Any
 
 from llmhpo import _status
 from llmhpo.exceptions import InvalidConfigError, TrialInfeasible
+from llmhpo.space.lora import trial_defaults
 
 __all__ = [
     "DEFAULT_TARGET_MODULES",
@@ -33,17 +34,12 @@ __all__ = [
 
 _logger = logging.getLogger("llmhpo.objectives.lora")
 
-#: Seed 001: LoRA on the attention projections.
+#: Davouse & Talbi 2025: LoRA on the attention projections.
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 
-#: Hyperparameters a trial may set, and their values when the search space leaves them out.
-PARAM_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 1e-4,
-    "weight_decay": 0.0,
-    "lora_rank": 8,
-    "lora_alpha": 32,
-    "lora_dropout": 0.1,
-}
+#: Hyperparameters a trial may set, and their values when the search space leaves them out
+#: (the ``default`` column of :mod:`llmhpo.space.lora`).
+PARAM_DEFAULTS: dict[str, Any] = trial_defaults()
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def test_command_over_its_timeout_is_a_timeout_trial(script):
 
 def test_python_target_with_kwargs_and_a_one_argument_function():
     spec = build_objective(
-        {"type": "python", "target": "core_objectives:scaled", "kwargs": {"scale": 3.0,
+        {"type": "python", "target": "helper_objectives:scaled", "kwargs": {"scale": 3.0,
                                                                           "offset": 1.0}}
     )
     study = create_study(SearchSpace([Float("x", 0.0, 1.0)]), budget=2, seed=0)
@@ -98,7 +98,7 @@ def test_python_target_with_kwargs_and_a_one_argument_function():
     for t in study.trials:
         assert t.value == 3.0 * t.params["x"] + 1.0 and t.metrics["trial"] == t.number
 
-    one = build_objective({"type": "python", "target": "core_objectives:x_only"})
+    one = build_objective({"type": "python", "target": "helper_objectives:x_only"})
     study = create_study(SearchSpace([Float("x", 0.0, 1.0)]), budget=2, seed=0)
     study.optimize(one.objective)
     assert [t.value for t in study.trials] == [10 * t.params["x"] for t in study.trials]
@@ -107,10 +107,10 @@ def test_python_target_with_kwargs_and_a_one_argument_function():
 @pytest.mark.parametrize(
     "cfg, fragment",
     [
-        ({"type": "python", "target": "core_objectives.quadratic"}, "package.module:function"),
+        ({"type": "python", "target": "helper_objectives.quadratic"}, "package.module:function"),
         ({"type": "python", "target": "no_such_module_xyz:f"}, "'no_such_module_xyz'"),
-        ({"type": "python", "target": "core_objectives:nope"}, "no attribute 'nope'"),
-        ({"type": "python", "target": "core_objectives:f", "args": 1}, "'args'"),
+        ({"type": "python", "target": "helper_objectives:nope"}, "no attribute 'nope'"),
+        ({"type": "python", "target": "helper_objectives:f", "args": 1}, "'args'"),
         ({"type": "command", "command": []}, "non-empty list"),
         ({"type": "command", "command": ["x"], "timeout": -1}, "-1"),
     ],

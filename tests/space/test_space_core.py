@@ -159,7 +159,7 @@ def test_float_log_scale_is_log10_and_bounds_are_exact():
     var = Float("lr", 1e-10, 1e-1, log=True)
     assert var.from_unit(0.0) == 1e-10 and var.from_unit(1.0) == 1e-1
     assert var.to_unit(1e-10) == 0.0 and var.to_unit(1e-1) == 1.0
-    # 10^x with x in [-10, -1] (seed 001): u = (x + 10) / 9
+    # 10^x with x in [-10, -1] (Davouse & Talbi 2025): u = (x + 10) / 9
     assert var.from_unit(5 / 9) == pytest.approx(1e-5, rel=1e-12)
     assert var.to_unit(1e-4) == pytest.approx(6 / 9, abs=1e-12)
 

@@ -1,11 +1,11 @@
-"""Warm start from a CSV (seed 000's cache file) and from another study."""
+"""Warm start from a CSV (Tribes et al. 2023's cache file) and from another study."""
 
 from __future__ import annotations
 
 import csv
 
 import pytest
-from core_objectives import quadratic
+from helper_objectives import quadratic
 
 from llmhpo import create_study, load_study
 from llmhpo.exceptions import InvalidConfigError

@@ -1,8 +1,8 @@
 from reporting_helpers import DEFAULTS, ToyLoRA, loss_of, make_study
 
 import llmhpo
+from llmhpo.evaluation import get_references, record_references
 from llmhpo.executors import ProcessExecutor
-from llmhpo.reporting import get_references, record_references
 
 
 def test_references_recorded_once_and_not_recomputed_on_resume(tmp_path):

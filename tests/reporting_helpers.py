@@ -109,3 +109,18 @@ class NoisyToy:
 
     def evaluate_reference(self, params: dict[str, Any] | None, ctx: Any) -> dict[str, Any]:
         return self._metrics(6.0) if params is None else self._metrics(loss_of(params))
+def front_by_definition(pts, signs):
+    """Indices of the non-dominated points, by the definition (O(n^2)); ``signs`` +1 to
+    minimize, -1 to maximize a coordinate."""
+    out = []
+    for i, a in enumerate(pts):
+        dominated = False
+        for j, b in enumerate(pts):
+            if i == j:
+                continue
+            ge = all(s * bb <= s * aa for s, aa, bb in zip(signs, a, b, strict=True))
+            gt = any(s * bb < s * aa for s, aa, bb in zip(signs, a, b, strict=True))
+            dominated |= ge and gt
+        if not dominated:
+            out.append(i)
+    return out

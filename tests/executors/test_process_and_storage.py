@@ -9,7 +9,7 @@ import sys
 
 import optuna
 import pytest
-from core_objectives import pid_after_sleep, quadratic
+from helper_objectives import pid_after_sleep, quadratic
 
 from llmhpo import create_study
 from llmhpo.executors import ProcessExecutor

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from core_helpers import cli_env, llmhpo_cmd, stored_trials
-from core_objectives import quadratic
+from cli_helpers import cli_env, llmhpo_cmd, stored_trials
+from helper_objectives import quadratic
 
 from llmhpo import create_study, load_study
 from llmhpo.space import Float, SearchSpace
@@ -43,7 +43,7 @@ def test_budget_is_the_total_not_n_more(db_url):
 
 
 def test_failed_trials_count_against_the_budget(db_url):
-    from core_objectives import raises
+    from helper_objectives import raises
 
     study = create_study(XY, storage=db_url, study_name="f", budget=3)
     study.optimize(raises)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmhpo.bench.sklearn_tasks import SklearnTask, get_task, model_space
 from llmhpo.exceptions import InvalidConfigError, InvalidSearchSpaceError
 from llmhpo.objectives.registry import build_objective
+from llmhpo.objectives.sklearn_tasks import SklearnTask, get_task, model_space
 
 pytest.importorskip("sklearn")
 

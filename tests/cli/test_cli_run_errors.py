@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from core_helpers import run_cli
+from cli_helpers import run_cli
 
 from llmhpo import load_study
 from llmhpo.study import TrialState
@@ -122,7 +122,7 @@ def test_run_with_two_process_workers(tmp_path):
         tmp_path,
         f"study_name: par\nstorage: {url}\nbudget: 6\nseed: 0\noptimizer: random\n"
         "space:\n  x: {type: float, low: 0.0, high: 1.0}\n"
-        "objective: {type: python, target: 'core_objectives:pid_now'}\n",
+        "objective: {type: python, target: 'helper_objectives:pid_now'}\n",
     )
     res = run_cli(["run", str(cfg), "--workers", "2", "--executor", "process", "--quiet"],
                   cwd=tmp_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-import core_objectives as obj
+import helper_objectives as obj
 import pytest
 
 from llmhpo import create_study
@@ -19,7 +19,7 @@ XY = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
     "objective, state, fragments",
     [
         (obj.raises, TrialState.FAILED, ["RuntimeError: boom at x=", "Traceback"]),
-        (obj.returns_nan, TrialState.FAILED, ["non-finite 'value'", "nan"]),
+        (obj.return_nan, TrialState.FAILED, ["non-finite 'value'", "nan"]),
         (obj.returns_inf, TrialState.FAILED, ["non-finite 'value'", "inf"]),
         (obj.returns_dict_without_metric, TrialState.FAILED,
          ["no metric 'value'", "['accuracy', 'tokens_per_s']"]),

@@ -6,12 +6,12 @@ import textwrap
 
 import pytest
 from reporting_helpers import ToyLoRA, make_study
-from test_pareto import _front_by_definition
+from reporting_helpers import front_by_definition as _front_by_definition
 
 import llmhpo
+from llmhpo.evaluation import assess, get_assessment, record_references
 from llmhpo.exceptions import InvalidConfigError
 from llmhpo.objectives import get_function
-from llmhpo.reporting import assess, get_assessment, record_references
 
 
 class Assessable(ToyLoRA):

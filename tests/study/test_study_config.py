@@ -1,0 +1,99 @@
+"""The study's optimizer configuration: the budget capability (one path for the Python API and
+the CLI), the recorded configuration checked on resume, read-only opening."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from llmhpo.exceptions import InvalidConfigError
+from llmhpo.optimizers import get_optimizer, make_optimizer
+from llmhpo.study import create_study, load_study
+from llmhpo.study.storage import StudyStorage, open_storage
+
+
+@pytest.mark.parametrize(
+    "name, param",
+    [("soo", "budget"), ("bamsoo", "budget"), ("lhs", "n_points"),
+     pytest.param("mads", "budget", marks=pytest.mark.skipif(
+         importlib.util.find_spec("PyNomad") is None, reason="PyNomad not installed"))],
+)
+def test_the_python_api_gives_the_budget_to_optimizers_that_take_it(xy_space, name, param):
+    # Failed on the old code: create_study(optimizer="soo", budget=50) built SOO without a
+    # budget (only the CLI looked at constructor signatures).
+    assert get_optimizer(name).capabilities.budget_param == param
+    study = create_study(xy_space, optimizer=name, budget=7)
+    assert study.optimizer.get_config()[param] == 7
+    mine = create_study(xy_space, optimizer=name, budget=7, optimizer_kwargs={param: 3})
+    assert mine.optimizer.get_config()[param] == 3  # the user's own value wins
+
+
+def test_optimizers_without_the_capability_ignore_the_budget(xy_space):
+    assert get_optimizer("random").capabilities.budget_param is None
+    assert make_optimizer("random", xy_space, seed=1, study_budget=9).get_config() == {
+        "name": "random", "seed": 1}
+
+
+def test_resuming_with_another_optimizer_is_an_error(xy_space, db_url):
+    create_study(xy_space, optimizer="random", storage=db_url, study_name="s", budget=3)
+    with pytest.raises(InvalidConfigError) as err:
+        create_study(xy_space, optimizer="lhs", storage=db_url, study_name="s", budget=3)
+    msg = str(err.value)
+    assert "'random'" in msg and "'lhs'" in msg and "switch" in msg
+    with pytest.raises(InvalidConfigError, match="seed: stored 0, given 5"):
+        create_study(xy_space, storage=db_url, study_name="s", budget=3, seed=5)
+    assert load_study("s", db_url).optimizer_config == {"name": "random", "seed": 0}
+
+
+def test_an_explicit_switch_is_recorded(xy_space, db_url):
+    s = create_study(xy_space, optimizer="random", storage=db_url, study_name="s", budget=2)
+    s.optimize(lambda p, c: p["x"])
+    s2 = create_study(xy_space, optimizer="lhs", storage=db_url, study_name="s", budget=4,
+                      switch_optimizer=True)
+    s2.optimize(lambda p, c: p["x"])
+    back = load_study("s", db_url)
+    assert back.optimizer_config == {"name": "lhs", "seed": 0, "n_points": 4}
+    assert back.optimizer_switches == [{
+        "at_trial": 2, "from": {"name": "random", "seed": 0},
+        "to": {"name": "lhs", "seed": 0, "n_points": 4},
+    }]
+    assert back.optimizer.name == "lhs" and len(back.trials) == 4
+
+
+def test_a_growing_budget_is_not_a_switch(xy_space, db_url):
+    create_study(xy_space, optimizer="soo", storage=db_url, study_name="s", budget=3)
+    again = create_study(xy_space, optimizer="soo", storage=db_url, study_name="s", budget=8)
+    assert again.optimizer.get_config()["budget"] == 8
+    # LHS keeps its design size: the same design continues under a larger budget
+    create_study(xy_space, optimizer="lhs", storage=db_url, study_name="l", budget=3)
+    lhs = create_study(xy_space, optimizer="lhs", storage=db_url, study_name="l", budget=8)
+    assert lhs.optimizer.get_config()["n_points"] == 3
+
+
+def test_read_only_opening_builds_no_optimizer(xy_space, db_url):
+    s = create_study(xy_space, storage=db_url, study_name="s", budget=2)
+    s.optimize(lambda p, c: p["x"])
+    # an optimizer configuration that cannot be built here (as MADS without PyNomad)
+    records = StudyStorage(open_storage(db_url), "s", create=False)
+    records.set_attr("optimizer", {"name": "random", "seed": 0, "not_a_parameter": 1})
+    with pytest.raises(InvalidConfigError, match="not_a_parameter"):
+        load_study("s", db_url)
+    ro = load_study("s", db_url, read_only=True)
+    assert ro.read_only and len(ro.trials) == 2 and ro.best_trial is not None
+    assert ro.optimizer_config["not_a_parameter"] == 1
+    with pytest.raises(InvalidConfigError, match="read-only"):
+        ro.optimize(lambda p, c: p["x"], budget=3)
+    assert len(load_study("s", db_url, read_only=True).trials) == 2
+
+
+def test_a_parameter_added_to_an_optimizer_later_is_not_a_switch(xy_space, db_url):
+    create_study(xy_space, optimizer="soo", storage=db_url, study_name="s", budget=3)
+    records = StudyStorage(open_storage(db_url), "s", create=False)
+    old = {k: v for k, v in records.get_attr("optimizer").items() if k != "randomize"}
+    records.set_attr("optimizer", old)  # as stored before SOO had `randomize`
+    again = create_study(xy_space, optimizer="soo", storage=db_url, study_name="s", budget=3)
+    assert again.optimizer.get_config()["randomize"] is False
+    with pytest.raises(InvalidConfigError, match="k: stored 3, given 2"):
+        create_study(xy_space, optimizer="soo", storage=db_url, study_name="s", budget=3,
+                     optimizer_kwargs={"k": 2})
