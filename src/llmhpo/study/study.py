@@ -119,7 +119,8 @@ def create_study(
             raise InvalidConfigError(
                 f"study {name!r} exists with direction {records.direction!r}, given {direction!r}"
             )
-        stored_opt = dict(records.get_attr("optimizer") or {"name": "random", "seed": None})
+        raw = records.get_attr("optimizer")  # None: its creator has not written it yet
+        stored_opt = None if raw is None else dict(raw)
     total = budget if budget is not None else records.get_attr("budget")
     opt = _build_optimizer(space, optimizer, optimizer_kwargs, seed, total, stored_opt)
     if records.created:
