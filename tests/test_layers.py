@@ -23,10 +23,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # bench.curve_tasks is a learning-curve objective the sklearn objective module builds
     ("components", ("llmhpo.optimizers", "llmhpo.executors", "llmhpo.objectives",
                     "llmhpo.bench.curve_tasks")),
-    ("study", ("llmhpo.study", "llmhpo.config")),
+    ("study", ("llmhpo.study",)),
     ("evaluation", ("llmhpo.evaluation",)),
     ("reporting", ("llmhpo.reporting", "llmhpo.compare", "llmhpo.tracking")),
-    ("assembly", ("llmhpo.assembly", "llmhpo.bench", "llmhpo.testing")),
+    # the run config validates against every registry (and the re-check's seeds)
+    ("assembly", ("llmhpo.config", "llmhpo.assembly", "llmhpo.bench", "llmhpo.testing")),
     ("cli", ("llmhpo.cli",)),
 ]
 
