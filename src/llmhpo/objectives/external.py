@@ -195,22 +195,6 @@ class CommandObjective:
         elif shutil.which(prog) is None:
             raise bad_value("objective.command", prog, "a program on PATH")
 
-    def preflight(self) -> None:
-        """The program must exist (on ``PATH`` or as a path), or every trial would fail.
-
-        Raises:
-            InvalidConfigError: naming the program.
-        """
-        import shutil
-
-        prog = self.command[0]
-        cwd = self.cwd or "."
-        if shutil.which(prog) is None and not os.path.isfile(os.path.join(cwd, prog)):
-            raise InvalidConfigError(
-                f"command {prog!r} is neither on PATH nor a file (cwd {cwd!r}); "
-                "every trial would fail"
-            )
-
     def _argv(self, params: Mapping[str, Any], number: int) -> list[str]:
         """Fill ``{name}`` placeholders; other braces (code, JSON, shell ``${VAR}``) stay."""
         values = {**params, "trial": number}
