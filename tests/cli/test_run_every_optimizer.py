@@ -42,6 +42,11 @@ def test_llmhpo_run_every_optimizer(tmp_path, name, workers, request):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CONFIG.format(name=name, workers=workers, db=db, optimizer=optimizer))
     res = _run(["run", str(cfg), "--quiet", "--budget", "5"], tmp_path)
+    if name == "bilevel_bo":  # needs an objective with checkpoints (tests/objectives/
+        # test_lora_fusion.py runs it on the LoRA objective): one error line here
+        assert res.returncode == 2 and "bilevel_bo" in res.stderr, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+        return
     assert res.returncode == 0, res.stderr
     res = _run(["run", str(cfg), "--quiet"], tmp_path)  # resume to the config's budget 8
     assert res.returncode == 0, res.stderr
