@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from cli_helpers import llmhpo_cmd
 
-from llmhpo.reporting.references import get_references
+from llmhpo.evaluation.references import get_references
 from llmhpo.study import TrialState, load_study
 
 pytestmark = [

@@ -9,7 +9,7 @@ from lora_tiny import tiny_config, tiny_model_dir, tiny_tokenizer  # noqa: F401 
 from llmhpo.cli.run import run_config
 from llmhpo.config import ExecutionConfig, RunConfig
 from llmhpo.evaluation import get_recheck, get_repro
-from llmhpo.reporting.references import get_references
+from llmhpo.evaluation.references import get_references
 
 
 def test_run_records_references_and_keeps_the_best_adapter(tiny_model_dir, tmp_path):  # noqa: F811
@@ -57,7 +57,7 @@ def test_cli_assess_uses_the_adapters_kept_in_the_configs_workdir(
     import yaml
 
     from llmhpo.cli.main import main
-    from llmhpo.reporting.assess import get_assessment
+    from llmhpo.evaluation.assess import get_assessment
     from llmhpo.study import load_study
 
     monkeypatch.chdir(tmp_path)

@@ -313,8 +313,8 @@ def _reference_rows(
     import time
 
     from llmhpo import _status
+    from llmhpo.evaluation.references import get_references, record_references, reference_label
     from llmhpo.reporting.metrics import format_metric
-    from llmhpo.reporting.references import get_references, record_references, reference_label
 
     stored = get_references(study)
     declared = list(objective.references()) if hasattr(objective, "references") else []
@@ -353,7 +353,7 @@ def auto_time_limit(study: Any) -> float | None:
     the limit is ``AUTO_TIME_LIMIT_FACTOR`` times it (at least ``AUTO_TIME_LIMIT_MIN_S``).
     ``None`` (no limit) when the study has no completed reference with hyperparameters.
     """
-    from llmhpo.reporting.references import get_references
+    from llmhpo.evaluation.references import get_references
 
     walls = [
         r["wall_time"]

@@ -28,7 +28,7 @@ _logger = logging.getLogger("llmhpo.compare")
 def candidate_specs(study: Any, objective: Any, top_k: int = 2) -> list[dict[str, Any]]:
     """The candidates: each reference the objective declares, then the ``top_k`` best trials;
     ``{"key", "label", "kind", "trial", "params"}`` each."""
-    from llmhpo.reporting.references import reference_label
+    from llmhpo.evaluation.references import reference_label
     from llmhpo.reporting.table import ranked_trials
 
     out = []
@@ -67,7 +67,7 @@ def collect_answers(
     Raises:
         InvalidConfigError: the objective cannot generate answers.
     """
-    from llmhpo.reporting.references import unwrap_objective
+    from llmhpo.evaluation.references import unwrap_objective
     from llmhpo.study.outcome import TrialContext
 
     objective = unwrap_objective(objective)

@@ -119,7 +119,7 @@ def objective_values(study: Any) -> dict[str, float]:
     """The study objective of each stored candidate (trials: their value; references: their
     stored metric), keyed as in the stored answers."""
     from llmhpo.compare.store import get_answers
-    from llmhpo.reporting.references import get_references
+    from llmhpo.evaluation.references import get_references
 
     metric = study.metric or "value"
     refs = get_references(study)

@@ -15,9 +15,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from llmhpo.evaluation.references import get_references, reference_label
 from llmhpo.reporting.metrics import as_number
 from llmhpo.reporting.plots import _new_figure
-from llmhpo.reporting.references import get_references, reference_label
 from llmhpo.study.trial import TrialState
 
 if TYPE_CHECKING:

@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmhpo.reporting.assess import ASSESSMENT_KEY, get_assessment
+from llmhpo.evaluation.assess import ASSESSMENT_KEY, get_assessment
+from llmhpo.evaluation.references import REFERENCES_KEY
 from llmhpo.reporting.importance import param_importances
 from llmhpo.reporting.metrics import format_metric
-from llmhpo.reporting.references import REFERENCES_KEY
 from llmhpo.reporting.table import results_table
 from llmhpo.reporting.verdict import make_verdict
 from llmhpo.study.trial import TrialState
@@ -93,7 +93,7 @@ def learning_curves(study: Any) -> dict[int, dict[int, float]]:
 
 
 def _references_html(study: Any) -> str:
-    from llmhpo.reporting.references import get_references
+    from llmhpo.evaluation.references import get_references
 
     refs = get_references(study)
     if not refs:
@@ -251,9 +251,9 @@ def _untitled(fig: Any) -> Any:
 
 def html_report(study: Any, *, top_k: int = 10) -> str:
     """The whole report of ``study`` as an HTML document (a string)."""
+    from llmhpo.evaluation.references import get_references
     from llmhpo.reporting.figures_svg import history_by_phase_figure
     from llmhpo.reporting.plots import parallel_coordinates_figure
-    from llmhpo.reporting.references import get_references
 
     trials = study.trials
     n_done = sum(t.state is TrialState.COMPLETE and not t.warm_start for t in trials)
