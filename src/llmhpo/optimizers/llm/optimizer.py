@@ -79,7 +79,7 @@ class LLMOptimizer(BaseOptimizer):
     """
 
     name: ClassVar[str] = "llm"
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    capabilities: ClassVar[Capabilities] = Capabilities(budget_param="budget")
 
     def __init__(
         self,
