@@ -19,7 +19,8 @@ is printed as seconds of inner evaluation per outer trial.
 
     python benchmarks/bilevel_swa.py --seeds 0 1 --budget 5 --out benchmarks/results/bilevel_swa
 
-Writes ``runs.csv`` (one row per contender and seed), ``summary.md`` and ``config.json``.
+Writes ``runs.csv`` (one row per contender and seed), ``summary.md`` and ``config.json``. Run
+again with the same ``--out``, it resumes: contenders already in ``runs.csv`` are not re-run.
 """
 
 from __future__ import annotations
@@ -185,11 +186,15 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(vars(args), indent=2))
-    rows = []
+    rows = load_rows(out / "runs.csv")
+    done = {(r["contender"], int(r["seed"])) for r in rows}
     t_start = time.perf_counter()
     for seed in args.seeds:
+        todo = [name for name in args.contenders if (name, seed) not in done]
+        if not todo:
+            continue
         bench = Bench(args, seed)
-        for name in args.contenders:
+        for name in todo:
             t0 = time.perf_counter()
             r = run_contender(bench, name)
             row = {"contender": name, "seed": seed, **{k: v for k, v in r.items()
@@ -207,6 +212,19 @@ def main() -> None:
         print(f"seed {seed}: {len(bench.memo)} unique trainings, "
               f"{bench.train_seconds:.0f}s of training", flush=True)
     write_summary(rows, out / "summary.md", args, time.perf_counter() - t_start)
+
+
+def load_rows(path: Path) -> list[dict]:
+    """Rows of an earlier run in the same output folder (the benchmark resumes from them)."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        for k, v in r.items():
+            if k not in ("contender", "best_params"):
+                r[k] = int(v) if k == "seed" else float(v)
+    return rows
 
 
 def write_summary(rows: list[dict], path: Path, args: argparse.Namespace, wall: float) -> None:

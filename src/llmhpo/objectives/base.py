@@ -30,6 +30,12 @@ Optional hooks, all duck-typed (:class:`Objective` lists them; nothing to inheri
 ``study_callbacks(study) -> [callback]``
     Callbacks ``cb(study, trial)`` the study calls after each finished trial, in the driver
     (e.g. deleting adapters that are no longer among the best).
+``with_settings(settings) -> objective``
+    A copy of the objective in the mode an optimizer asks for: an optimizer that needs more
+    than a metric per point declares ``objective_settings`` (``bilevel_bo`` asks
+    ``{"fusion": {...}}``: keep checkpoints and run the inner fusion loop, Bao et al. 2025) and
+    the run assembly hands them over before the first trial. An objective without the hook,
+    or one that rejects the settings, is a config error naming both.
 
 Grey-box objectives (learning curves, early stopping) call ``ctx.report(step, metrics)`` during
 the trial and stop early when ``ctx.should_stop()`` is True, returning the metrics reached so
@@ -67,7 +73,7 @@ __all__ = [
 class Objective(Protocol):
     """``objective(params, ctx) -> float | Mapping[str, Any]``; see the module docstring for
     the optional hooks (``check_space``, ``preflight``, ``references``, ``evaluate_reference``,
-    ``assess``, ``study_callbacks``)."""
+    ``assess``, ``study_callbacks``, ``with_settings``)."""
 
     def __call__(self, params: dict[str, Any], ctx: TrialContext) -> Any: ...
 
