@@ -21,10 +21,10 @@ class CountingObjective:
         CountingObjective.preflights += 1
 
     def references(self):
-        return {"default": {"x": 0.5, "y": 0.5}}
+        return {"default": {"x1": 0.5, "x2": 0.5}}
 
     def __call__(self, params, ctx):
-        return (params["x"] - 0.2) ** 2 + params["y"]
+        return (params["x1"] - 0.2) ** 2 + params["x2"]
 
 
 def _cfg(tmp_path, **kw):
@@ -44,8 +44,7 @@ def test_assemble_builds_every_part(tmp_path):
 
 
 def test_preflight_runs_once_before_the_references(tmp_path):
-    a = assemble(_cfg(tmp_path, space={"x": {"type": "float", "low": 0, "high": 1},
-                                       "y": {"type": "float", "low": 0, "high": 1}}))
+    a = assemble(_cfg(tmp_path))  # assembled without the preflight: run() does it
     a.spec = type(a.spec)(CountingObjective())
     CountingObjective.preflights = 0
     study = run(a)
@@ -93,3 +92,43 @@ def test_cli_run_with_another_optimizer_is_one_error_line(tmp_path, capsys):
     db = str(tmp_path / "r.db")
     assert main(["report", db, "--study-name", "r"]) == 0  # one spelling in every command
     assert main(["best", db, "--study-name", "r"]) == 0
+
+
+def test_llmhpo_run_is_assembly_run_with_one_preflight_per_run(tmp_path, monkeypatch, capsys):
+    """`llmhpo run` goes through `llmhpo.assembly.run` (one orchestration), and the command
+    objective's preflight runs once per run with trials left (it ran in the CLI before the study
+    was created and again in `Study.optimize`), and not at all when none is left."""
+    import sys
+
+    import yaml
+
+    from llmhpo import assembly
+    from llmhpo.objectives.external import CommandObjective
+
+    calls = {"run": 0, "preflight": 0}
+    real_run, real_preflight = assembly.run, CommandObjective.preflight
+
+    def counting_run(*args, **kwargs):
+        calls["run"] += 1
+        return real_run(*args, **kwargs)
+
+    def counting_preflight(self):
+        calls["preflight"] += 1
+        real_preflight(self)
+
+    monkeypatch.setattr(assembly, "run", counting_run)
+    monkeypatch.setattr(CommandObjective, "preflight", counting_preflight)
+    code = "import json, sys; print(json.dumps({'value': float(sys.argv[1])}))"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({
+        "study_name": "c", "storage": f"sqlite:///{tmp_path / 'c.db'}", "budget": 2,
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        "objective": {"type": "command", "command": [sys.executable, "-c", code, "{x}"]},
+    }))
+    assert main(["run", str(path), "--quiet"]) == 0
+    assert calls == {"run": 1, "preflight": 1}
+    assert main(["run", str(path), "--quiet", "--budget", "3"]) == 0  # resumed: 1 trial left
+    assert calls == {"run": 2, "preflight": 2}
+    assert main(["run", str(path), "--quiet", "--budget", "3"]) == 0  # nothing left
+    assert calls == {"run": 3, "preflight": 2}
+    assert "Study 'c': 3/3 trials" in capsys.readouterr().out

@@ -78,7 +78,7 @@ class ExecutionConfig:
 
     n_workers: int = 1
     executor: str | None = None  # None: inline (1 worker, no time limit), else process
-    trial_timeout: float | str | None = None  # seconds, or "auto" (see cli.run.auto_time_limit)
+    trial_timeout: float | str | None = None  # seconds, or "auto" (see assembly.auto_time_limit)
     workdir: str | None = None
     # per trial: {cpu: 2, gpu: 1, <custom Ray resource>: 1}; gpu also with the process pool
     resources_per_trial: dict[str, float] | None = None

@@ -55,9 +55,7 @@ def test_per_trial_resources_from_the_config_place_trials_on_the_node_that_has_t
     cluster, tmp_path
 ):
     """`llmhpo run`'s path: execution.resources_per_trial and ray_address in the config."""
-    import io
-
-    from llmhpo.cli.run import run_config
+    from llmhpo.assembly import run
     from llmhpo.config import load_config
 
     assert len(_node_ids()) == 2  # two nodes, as two machines
@@ -71,7 +69,7 @@ def test_per_trial_resources_from_the_config_place_trials_on_the_node_that_has_t
         "execution": {"executor": "ray", "n_workers": 2, "ray_address": cluster.address,
                       "resources_per_trial": {"cpu": 0.5, "special": 1}},
     })
-    study = run_config(cfg, show_progress=False, out=io.StringIO())
+    study = run(cfg)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     # every trial ran on the node with the custom resource, in one of the two actors (a

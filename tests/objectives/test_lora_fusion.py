@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -134,7 +133,7 @@ def test_fixed_fusion_is_swa_alone_without_inner_loop(tiny_model_dir):  # noqa: 
 
 
 def test_bilevel_bo_runs_both_loops_through_llmhpo_run(tiny_model_dir, tmp_path):  # noqa: F811
-    from llmhpo.cli.run import run_config
+    from llmhpo.assembly import run
     from llmhpo.config import ExecutionConfig, RunConfig
 
     cfg = RunConfig(
@@ -147,7 +146,7 @@ def test_bilevel_bo_runs_both_loops_through_llmhpo_run(tiny_model_dir, tmp_path)
         execution=ExecutionConfig(workdir=str(tmp_path / "work")),
         report=str(tmp_path / "report"),
     )
-    study = run_config(cfg, show_progress=False, out=io.StringIO())
+    study = run(cfg)
     assert study.n_finished == 3
     for t in study.trials:
         inner = t.metrics["inner_evaluations"]
@@ -158,14 +157,14 @@ def test_bilevel_bo_runs_both_loops_through_llmhpo_run(tiny_model_dir, tmp_path)
 
 
 def test_a_fixed_objective_refuses_bilevel_bo(tmp_path):
-    from llmhpo.cli.run import run_config
+    from llmhpo.assembly import run
     from llmhpo.config import RunConfig
 
     cfg = RunConfig(objective={"type": "synthetic", "name": "branin"}, study_name="b",
                     storage=f"sqlite:///{tmp_path}/s.db", budget=2,
                     optimizer={"name": "bilevel_bo"})
     with pytest.raises(InvalidConfigError, match="bilevel_bo"):
-        run_config(cfg, show_progress=False, out=io.StringIO())
+        run(cfg)
 
 
 def test_resume_after_kill_replays_inner_evaluations(tiny_model_dir, tmp_path, cli_env):  # noqa: F811

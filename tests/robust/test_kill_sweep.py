@@ -13,7 +13,6 @@ machine each `llmhpo run` is ~2 s of CPU.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import sqlite3
@@ -27,7 +26,7 @@ from pathlib import Path
 import optuna
 import yaml
 
-from llmhpo.cli.run import run_config
+from llmhpo.assembly import run
 from llmhpo.config import load_config
 from llmhpo.study import TrialState, load_study
 
@@ -148,7 +147,7 @@ def test_kill_9_sweep_leaves_no_unusable_study_and_loses_no_completed_trial(tmp_
     for root, hit in zip(roots, hits, strict=True):
         before = _completed(root / "sweep.db")
         try:  # the user's next step: run the same config again
-            run_config(load_config(root / "sweep.yaml"), show_progress=False, out=io.StringIO())
+            run(load_config(root / "sweep.yaml"))
             study = load_study("sweep", f"sqlite:///{root / 'sweep.db'}")
         except Exception as exc:  # noqa: BLE001 - counted and reported below
             unusable.append((root.name, hit, f"{type(exc).__name__}: {exc}"))
@@ -198,6 +197,6 @@ def test_a_half_created_study_with_another_direction_is_replaced(tmp_path):
     url = f"sqlite:///{tmp_path / 'sweep.db'}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     optuna.create_study(study_name="sweep", storage=url, direction="maximize")
-    run_config(load_config(cfg), show_progress=False, out=io.StringIO())
+    run(load_config(cfg))
     study = load_study("sweep", url)
     assert study.direction == "minimize" and study.n_finished == BUDGET

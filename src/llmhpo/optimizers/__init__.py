@@ -25,6 +25,7 @@ __all__ = [
     "OPTIMIZERS",
     "get_optimizer",
     "make_optimizer",
+    "optimizer_parameters",
 ]
 
 # name -> "module:Class" (imported on first use)
@@ -75,7 +76,7 @@ def make_optimizer(
     except TypeError as exc:
         raise InvalidConfigError(
             f"optimizer {name!r}: {exc}; its parameters are "
-            f"{sorted(p for p in _parameters(cls) if p not in ('space', 'seed'))}"
+            f"{sorted(p for p in optimizer_parameters(name) if p not in ('space', 'seed'))}"
         ) from None
     except ValueError as exc:  # a third-party check (scipy, optuna) on a parameter
         if isinstance(exc, InvalidConfigError):
@@ -83,8 +84,10 @@ def make_optimizer(
         raise InvalidConfigError(f"optimizer {name!r}: {one_line(str(exc), 300)}") from None
 
 
-def _parameters(cls: type) -> list[str]:
+def optimizer_parameters(name: str) -> list[str]:
+    """The constructor parameters of the optimizer ``name`` (``space``, ``seed``, then its
+    own); the one place that reads an optimizer's signature."""
     import inspect
 
-    return list(inspect.signature(cls.__init__).parameters)[1:]
+    return list(inspect.signature(get_optimizer(name).__init__).parameters)[1:]
 

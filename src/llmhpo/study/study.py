@@ -618,6 +618,7 @@ class Study:
         scheduler: SchedulerConfig | Mapping[str, Any] | str | None = None,
         compute_budget: float | None = None,
         before_trials: Sequence[Callable[[Study, Executor], None]] = (),
+        preflight_objective: bool = True,
     ) -> Trial | None:
         """Run the objective until the study has ``budget`` finished trials in total.
 
@@ -652,16 +653,18 @@ class Study:
             compute_budget: no new trial starts once the trials' compute (their last
                 reported steps, :func:`~llmhpo.study.scheduling.compute_spent`) reaches this;
                 ``budget`` may then be ``None``.
+            preflight_objective: ``False`` when the caller has already run the objective's
+                ``check_space`` and ``preflight`` (:func:`llmhpo.assembly.run` does, before
+                the study is created); the optimizer's ``preflight`` runs either way.
 
         Several drivers (processes, machines) may run ``optimize`` on the same study at once:
         the budget is shared and held exactly, each driver's optimizer sees the others' results
         and running points, and a driver takes over the slots of a driver that died.
 
         If the objective has ``check_space(space)`` and ``preflight()`` methods, they are called
-        first (when trials remain):
-        it raises on a config that every trial would fail on (e.g. a model that cannot load),
-        instead of the study recording ``budget`` failed trials. This is the one place where
-        preflight runs.
+        first (when trials remain, unless ``preflight_objective`` is ``False``): they raise on a
+        config that every trial would fail on (e.g. a model that cannot load), instead of the
+        study recording ``budget`` failed trials.
 
         Returns:
             The best trial so far.
@@ -680,15 +683,7 @@ class Study:
         total = total if total is not None else 2**62
         remaining = self.n_finished < total
         if remaining:
-            # A config every trial would fail on is an error, not `total` failures; the same
-            # for an optimizer that cannot work (an LLM server that does not answer).
-            check_space = getattr(objective, "check_space", None)
-            if callable(check_space):
-                check_space(self.space)
-            for part in (objective, self.optimizer):
-                preflight = getattr(part, "preflight", None)
-                if callable(preflight):
-                    preflight()
+            self._preflight(objective if preflight_objective else None)
         interval = float(heartbeat_interval)
         self._grace_period = float(grace_period if grace_period is not None else 6 * interval)
         if interval <= 0 or self._grace_period <= interval:
@@ -737,6 +732,18 @@ class Study:
             if owns_executor:
                 ex.shutdown()
         return self.best_trial
+
+    def _preflight(self, objective: Objective | None) -> None:
+        """A config every trial would fail on is an error, not ``budget`` failures: the
+        objective's ``check_space`` and ``preflight`` (``None``: the caller ran them), then the
+        optimizer's ``preflight`` (e.g. an LLM server that does not answer)."""
+        check_space = getattr(objective, "check_space", None)
+        if callable(check_space):
+            check_space(self.space)
+        for part in (objective, self.optimizer):
+            preflight = getattr(part, "preflight", None)
+            if callable(preflight):
+                preflight()
 
     def _interrupt(self, p: PendingTrial) -> None:
         if p.number in self._pending:
