@@ -7,8 +7,9 @@ Ray places it on a node that has them. Calls are queued on the driver and given 
 actor; a call over its time limit is stopped by killing its actor, which is then replaced. An
 actor that dies under a call (its process killed, OOM-killed, its node lost) is replaced the
 same way (the replacement waits until the cluster has room for it) and the call is run once
-more on the new actor (``retries``), as in the process pool; a call whose actor died on every
-run fails with :class:`~llmhpo.executors.WorkerDied`.
+more, before queued calls, on a live actor: the new one or another idle one (``retries``), as
+in the process pool; a call whose actor died on every run fails with
+:class:`~llmhpo.executors.WorkerDied`.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class RayExecutor:
     """Executor over Ray actors.
 
     A call whose actor died under it (process killed, OOM-killed, node lost) is run again on a
-    fresh actor, ``retries`` times at most, before it fails with
+    live actor (the new one or another idle one), ``retries`` times at most, before it fails with
     :class:`~llmhpo.executors.WorkerDied` (``... (it died on each of 2 runs of this call)``);
     calls stopped by :meth:`kill` (time limits) are not retried. This is the process pool's
     rule: a worker's death is not necessarily the trial's fault.
