@@ -5,27 +5,62 @@ objective can keep its base model loaded between trials, as with the process poo
 reserves the resources of one trial (CPUs, GPUs, custom resources such as a node label), so
 Ray places it on a node that has them. Calls are queued on the driver and given to an idle
 actor; a call over its time limit is stopped by killing its actor, which is then replaced. An
-actor that dies under a call (its process killed, its node lost) fails that call with
-:class:`~llmhpo.executors.WorkerDied` and is replaced the same way; the replacement waits until
-the cluster has room for it.
+actor that dies under a call (its process killed, OOM-killed, its node lost) is replaced the
+same way (the replacement waits until the cluster has room for it) and the call is run once
+more, before queued calls, on a live actor: the new one or another idle one (``retries``), as
+in the process pool; a call whose actor died on every run fails with
+:class:`~llmhpo.executors.WorkerDied`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from llmhpo._imports import require
-from llmhpo.executors.base import TaskQueue, WorkerDied
+from llmhpo.executors.base import TaskQueue, WorkerDied, mark_queued, mark_started
+from llmhpo.validation import check_int
 
 __all__ = ["RayExecutor"]
+
+_logger = logging.getLogger("llmhpo")
+
+_Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+#: Ray errors that mean the process (or node) running a call is gone, not that the call
+#: raised; the names missing from the installed Ray are skipped.
+_DEATH_ERRORS = (
+    "RayActorError",  # ActorDiedError, ActorUnavailableError: the actor's process is gone
+    "WorkerCrashedError",
+    "NodeDiedError",
+    "LocalRayletDiedError",
+    "OutOfMemoryError",  # Ray's memory monitor killed the worker
+)
+
+
+def _death_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """The classes of :data:`_DEATH_ERRORS` that ``ray.exceptions`` defines."""
+    found = (getattr(ray.exceptions, name, None) for name in _DEATH_ERRORS)
+    return tuple(cls for cls in found if isinstance(cls, type))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (Ray's are long), or its type's name."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _make_actor_class(
     ray: Any, num_cpus: float, num_gpus: float, resources: dict[str, float]
 ) -> Any:
+    # max_restarts=0 (no max_task_retries): a dead actor is replaced and its call retried by
+    # RayExecutor, not by Ray. Ray's restarts count over the actor's whole life, not per call;
+    # a call Ray retries is invisible to the driver, so the retry's time limit could not start
+    # afresh (mark_started) nor the failure say how many runs died; and a restarted actor is
+    # not pinged first, so a retry placed on a dying node would spend the retry.
     @ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or None,
                 max_restarts=0)
     class _RayWorker:
@@ -41,6 +76,12 @@ def _make_actor_class(
 class RayExecutor:
     """Executor over Ray actors.
 
+    A call whose actor died under it (process killed, OOM-killed, node lost) is run again on a
+    live actor (the new one or another idle one), ``retries`` times at most, before it fails with
+    :class:`~llmhpo.executors.WorkerDied` (``... (it died on each of 2 runs of this call)``);
+    calls stopped by :meth:`kill` (time limits) are not retried. This is the process pool's
+    rule: a worker's death is not necessarily the trial's fault.
+
     Args:
         n_workers: number of actors (calls that run at once).
         num_cpus_per_trial: CPUs Ray reserves per actor.
@@ -51,6 +92,7 @@ class RayExecutor:
         address: a Ray cluster address (``"auto"``, ``"ray://host:10001"``); ``None`` starts or
             joins a local instance.
         init_kwargs: further keyword arguments for ``ray.init``.
+        retries: times a call is run again after its actor died (default 1).
     """
 
     def __init__(
@@ -62,14 +104,15 @@ class RayExecutor:
         resources: dict[str, float] | None = None,
         address: str | None = None,
         init_kwargs: dict[str, Any] | None = None,
+        retries: int = 1,
     ) -> None:
-        if not isinstance(n_workers, int) or n_workers < 1:
-            raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
+        self.n_workers = check_int("n_workers", n_workers, low=1, high=1024)
+        self.retries = check_int("retries", retries, low=0, high=10)
         self._ray = require("ray", feature="the Ray executor")
         if not self._ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": True, **(init_kwargs or {})}
             self._ray.init(address=address, **kwargs)
-        self.n_workers = n_workers
+        self._deaths = _death_errors(self._ray)
         self._cls = _make_actor_class(
             self._ray, num_cpus_per_trial, num_gpus_per_trial, dict(resources or {})
         )
@@ -78,9 +121,12 @@ class RayExecutor:
         self._lock = threading.RLock()
         self._actors: list[Any] = [None] * n_workers
         self._ready: set[int] = set()  # actor indices that answered, so can take a call
-        self._busy: dict[int, Future[Any]] = {}  # actor index -> our future
+        self._busy: dict[int, _Task] = {}  # actor index -> the call it runs
         self._queue = TaskQueue()
+        self._again: deque[_Task] = deque()  # calls whose actor died, to run again first
+        self._runs: dict[int, int] = {}  # id(future) -> runs started
         self._closed = False
+        self.n_started = 0  #: actors started so far (replacements included)
         with self._lock:
             for i in range(n_workers):
                 self._spawn(i)
@@ -93,6 +139,7 @@ class RayExecutor:
         replaced again.
         """
         actor = self._cls.remote()
+        self.n_started += 1
         self._actors[index] = actor
         self._ready.discard(index)
         ping = actor.ready.remote().future()
@@ -119,60 +166,107 @@ class RayExecutor:
             raise RuntimeError("cannot submit to a shut-down RayExecutor")
         with self._lock:
             fut = self._queue.push(fn, args)
+            mark_queued(fut)
             self._dispatch()
         return fut
+
+    def _next_task(self) -> _Task | None:
+        """A call to run again after its actor died, else the oldest queued call."""
+        if self._again:
+            return self._again.popleft()
+        return self._queue.pop()
 
     def _dispatch(self) -> None:
         for i in range(len(self._actors)):
             if i in self._busy or i not in self._ready:
                 continue
-            task = self._queue.pop()
+            task = self._next_task()
             if task is None:
                 return
             fut, fn, args = task
-            self._busy[i] = fut
+            self._busy[i] = task
+            self._runs[id(fut)] = self._runs.get(id(fut), 0) + 1
+            mark_started(fut)  # the actor answered its ping: the call starts now
             ray_fut = self._actors[i].run.remote(fn, args).future()
-            ray_fut.add_done_callback(lambda rf, i=i, fut=fut: self._done(i, fut, rf))
+            ray_fut.add_done_callback(lambda rf, i=i, task=task: self._done(i, task, rf))
 
-    def _done(self, index: int, fut: Future[Any], ray_fut: Future[Any]) -> None:
+    def _done(self, index: int, task: _Task, ray_fut: Future[Any]) -> None:
+        fut = task[0]
         exc = ray_fut.exception()
-        died = isinstance(exc, self._ray.exceptions.RayActorError)
+        died = isinstance(exc, self._deaths)
         with self._lock:
-            if self._busy.get(index) is not fut:
+            if self._busy.get(index) is not task:
                 return  # killed and replaced already
             del self._busy[index]
+            dead = None
             if died and not self._closed:  # the actor's process or node is gone: replace it
+                dead = self._actors[index]
                 self._spawn(index)
+            retry = died and self._retry(task, exc)
+            runs = self._runs.get(id(fut), 1) if retry else self._runs.pop(id(fut), 1)
             if not self._closed:
                 self._dispatch()
-        if fut.done():
+        if dead is not None:  # make sure it is gone (its resources freed); not in this
+            # thread: ray.kill from Ray's callback thread blocks it
+            threading.Thread(target=self._ray.kill, args=(dead,), kwargs={"no_restart": True},
+                             daemon=True).start()
+        if retry or fut.done():
             return
         if exc is None:
             fut.set_result(ray_fut.result())
         elif died:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            fut.set_exception(WorkerDied(f"the Ray actor running the trial died: {first}"))
+            fut.set_exception(self._died_error(exc, runs))
         else:
             cause = getattr(exc, "cause", None)
             fut.set_exception(cause if isinstance(cause, BaseException) else exc)
+
+    def _retry(self, task: _Task, exc: BaseException | None) -> bool:
+        """Queue ``task`` to run again first if its actor died and it has retries left."""
+        fut = task[0]
+        if self._closed or fut.done() or self._runs.get(id(fut), 1) > self.retries:
+            return False
+        _logger.warning("the Ray actor running a call died (%s); running it again on a new "
+                        "actor", _first_line(exc) if exc else "?")
+        mark_queued(fut)  # its time limit counts afresh from the retry's start
+        self._again.append(task)
+        return True
+
+    @staticmethod
+    def _died_error(exc: BaseException, runs: int) -> WorkerDied:
+        """The error of a call whose actor died on each of its ``runs`` runs."""
+        text = f"the Ray actor running the trial died: {_first_line(exc)}"
+        if runs > 1:
+            text += f" (it died on each of {runs} runs of this call)"
+        return WorkerDied(text)
 
     def kill(self, future: Future[Any]) -> bool:
         # Ray calls are made outside the lock: Ray's callback thread takes it in _done.
         victim = None
         with self._lock:
-            for i, f in list(self._busy.items()):
-                if f is future:
+            for i, task in list(self._busy.items()):
+                if task[0] is future:
                     victim = self._actors[i]
                     del self._busy[i]
+                    self._runs.pop(id(future), None)
                     self._spawn(i)
                     break
             else:
-                return self._queue.cancel(future)
+                return self._unqueue(future)
             self._dispatch()
         self._ray.kill(victim, no_restart=True)
         if not future.done():
             future.set_exception(WorkerDied("call stopped by the driver"))
         return True
+
+    def _unqueue(self, future: Future[Any]) -> bool:
+        """Drop ``future`` if it waits for an actor (to run again, or at all)."""
+        for task in self._again:
+            if task[0] is future:
+                self._again.remove(task)
+                self._runs.pop(id(future), None)
+                future.set_exception(WorkerDied("call stopped by the driver"))
+                return True
+        return self._queue.cancel(future)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -180,6 +274,10 @@ class RayExecutor:
                 return
             self._closed = True
             self._queue.cancel_all()
+            again, self._again = list(self._again), deque()
             actors, self._actors = self._actors, []
+        for fut, _, _ in again:
+            if not fut.done():
+                fut.set_exception(WorkerDied("the executor was shut down"))
         for a in actors:
             self._ray.kill(a, no_restart=True)
