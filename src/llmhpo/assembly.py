@@ -165,6 +165,7 @@ def build_executor(
             "num_cpus_per_trial": res.pop("cpu", 1),
             "num_gpus_per_trial": res.pop("gpu", 0),
             "resources": res,
+            "retries": ex_cfg.retries,
         }
         if ex_cfg.ray_address:
             kwargs["address"] = ex_cfg.ray_address
@@ -181,7 +182,10 @@ def build_executor(
             env["OMP_NUM_THREADS"] = str(max(1, threads))
             return env
 
-        return make_executor(name, ex_cfg.n_workers, worker_env=worker_env)
+        return make_executor(name, ex_cfg.n_workers, worker_env=worker_env,
+                             retries=ex_cfg.retries)
+    if name == "process":
+        return make_executor(name, ex_cfg.n_workers, retries=ex_cfg.retries)
     return make_executor(name, ex_cfg.n_workers)
 
 

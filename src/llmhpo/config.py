@@ -64,6 +64,7 @@ _EXEC_KEYS = {
     "ray_address",
     "heartbeat_interval",
     "grace_period",
+    "retries",
 }
 _RECHECK_KEYS = {"top_k", "seeds"}
 _MAX_CONFIG_BYTES = 1_000_000
@@ -85,6 +86,7 @@ class ExecutionConfig:
     ray_address: str | None = None  # a running Ray cluster ("auto", "host:6379", "ray://...")
     heartbeat_interval: float = 10.0  # several drivers on one study: see docs/distributed.md
     grace_period: float | None = None  # default: 6 heartbeat intervals
+    retries: int = 1  # process/Ray: times a trial is run again after its worker died
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,7 @@ def _validate(cfg: RunConfig) -> RunConfig:
     if ex.trial_timeout != "auto":
         check_number(_key("execution.trial_timeout"), ex.trial_timeout, low=0, low_open=True,
                      none_ok=True, what="a positive number of seconds, auto")
+    check_int(_key("execution.retries"), ex.retries, low=0, high=10)
     check_str(_key("execution.workdir"), ex.workdir, none_ok=True, what="a directory path")
     check_str(_key("report"), cfg.report, none_ok=True, what="a directory path")
     res = ex.resources_per_trial

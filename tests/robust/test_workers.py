@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,33 @@ def test_bad_worker_counts_are_config_errors(n):
 
     with pytest.raises(InvalidConfigError, match="n_workers: got"):
         ProcessExecutor(n)
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_execution_retries_from_the_run_config(tmp_path, monkeypatch, retries):
+    """``execution.retries`` reaches the process pool: a trial whose worker always dies runs
+    ``retries + 1`` times, then is recorded FAILED with the reason."""
+    from llmhpo.assembly import run
+    from llmhpo.config import load_config
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    cfg = load_config({
+        "study_name": "r", "storage": f"sqlite:///{tmp_path / 'r.db'}", "budget": 1,
+        "space": {"x": {"type": "float", "low": 0.0, "high": 0.4}},
+        "objective": {"type": "python", "target": "robust_objectives:exits_when_x_small"},
+        "execution": {"n_workers": 2, "executor": "process", "retries": retries},
+    })
+    (t,) = run(cfg).trials
+    assert t.state is TrialState.FAILED and "died" in t.error
+    assert ("runs of this call" in t.error) is (retries > 0)
+    if retries:
+        assert f"{retries + 1} runs" in t.error
+
+
+def test_execution_retries_out_of_range_is_a_config_error():
+    from llmhpo.config import load_config
+    from llmhpo.exceptions import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match=r"execution.retries.*11"):
+        load_config({"objective": {"type": "synthetic", "name": "branin"},
+                     "execution": {"retries": 11}})
