@@ -52,7 +52,7 @@ def plot(results: dict, out: Path) -> None:
         f = get_function(fn)
         x1, x2 = f.space().free
         g1, g2 = np.meshgrid(np.linspace(x1.low, x1.high, 120), np.linspace(x2.low, x2.high, 120))
-        z = np.vectorize(lambda a, b: f({x1.name: a, x2.name: b}))(g1, g2)
+        z = np.vectorize(lambda a, b, f=f, n1=x1.name, n2=x2.name: f({n1: a, n2: b}))(g1, g2)
         for j, o in enumerate(opts):
             ax = axes[i][j]
             ax.contourf(g1, g2, np.log1p(z - z.min()), levels=30, cmap="Greys")
