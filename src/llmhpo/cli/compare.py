@@ -20,11 +20,12 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from llmhpo.cli.assess import load_objective, open_target
+    from llmhpo.assembly import open_study
+    from llmhpo.cli.assess import load_objective
     from llmhpo.compare.store import get_answers
     from llmhpo.exceptions import InvalidConfigError
 
-    study, cfg = open_target(args.target, args.study)
+    study, cfg = open_study(args.target, args.study_name)
     stored = get_answers(study)
     objective = load_objective(args.objective, cfg)
     if objective is None and (args.generate or stored is None):
@@ -35,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     if objective is not None:  # generate what is missing (new best trials, other prompts)
         from llmhpo.compare.answers import collect_answers
 
-        workdir = args.workdir or ((cfg or {}).get("execution") or {}).get("workdir")
+        workdir = args.workdir or (cfg.execution.workdir if cfg is not None else None)
         stored = collect_answers(study, objective, top_k=args.top_k, n_prompts=args.prompts,
                                  workdir=workdir, refresh=args.generate)
     n_cands = len(stored["candidates"])
@@ -77,7 +78,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("target", metavar="CONFIG_OR_STORAGE",
                    help="the run configuration YAML, or a storage with stored answers")
-    p.add_argument("--study", help="study name (default: the config's, or the only one stored)")
+    p.add_argument("--study-name", help="study name (default: the config's, or the only one "
+                   "stored)")
     p.add_argument("--top-k", type=int, default=2,
                    help="best trials compared with the base and default models (default 2)")
     p.add_argument("--prompts", type=int, default=5, help="held-out prompts (default 5)")
