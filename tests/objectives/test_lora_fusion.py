@@ -156,6 +156,32 @@ def test_bilevel_bo_runs_both_loops_through_llmhpo_run(tiny_model_dir, tmp_path)
     assert study.trials[-1].attrs["acquisition"] == "UCB"  # outer UCB after 2 init points
 
 
+def test_packaged_bilevel_config_runs_on_the_tiny_model(tiny_model_dir, tmp_path):  # noqa: F811
+    """``configs/lora_bilevel.yaml`` (the main job with Bilevel-BO-SWA, EI outer / UCB inner):
+    its optimizer and fusion settings, run with the tiny model in place of SmolLM2."""
+    from dataclasses import replace
+
+    from llmhpo.assembly import run
+    from llmhpo.config import ExecutionConfig, default_config_path, load_config
+
+    cfg = load_config(default_config_path().with_name("lora_bilevel.yaml"))
+    opt = cfg.optimizer
+    assert (opt["name"], opt["outer_acq"], opt["inner_acq"]) == ("bilevel_bo", "ei", "ucb")
+    tiny = tiny_config(tiny_model_dir, train={"steps": 4}, eval={"accuracy": "forced"})
+    cfg = replace(
+        cfg, objective={**cfg.objective, **tiny, "type": "lora"}, budget=2, recheck=None,
+        storage=f"sqlite:///{tmp_path}/b.db", report=str(tmp_path / "report"),
+        optimizer={**opt, "n_init": 2, "inner_budget": 4, "train_subset": 8},
+        execution=ExecutionConfig(workdir=str(tmp_path / "work")),
+    )
+    study = run(cfg)
+    assert study.n_finished == 2
+    for t in study.trials:
+        inner = t.metrics["inner_evaluations"]
+        assert len(inner) == 4 and inner[-1]["attrs"]["acquisition"] == "UCB"
+        assert t.metrics["fusion_steps"][-1] == 4  # checkpoint_every 4 keeps the last step
+
+
 def test_a_fixed_objective_refuses_bilevel_bo(tmp_path):
     from llmhpo.assembly import run
     from llmhpo.config import RunConfig
