@@ -188,7 +188,6 @@ def main() -> None:
     (out / "config.json").write_text(json.dumps(vars(args), indent=2))
     rows = load_rows(out / "runs.csv")
     done = {(r["contender"], int(r["seed"])) for r in rows}
-    t_start = time.perf_counter()
     for seed in args.seeds:
         todo = [name for name in args.contenders if (name, seed) not in done]
         if not todo:
@@ -211,7 +210,7 @@ def main() -> None:
                 w.writerows(rows)
         print(f"seed {seed}: {len(bench.memo)} unique trainings, "
               f"{bench.train_seconds:.0f}s of training", flush=True)
-    write_summary(rows, out / "summary.md", args, time.perf_counter() - t_start)
+    write_summary(rows, out / "summary.md", args)
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -227,19 +226,24 @@ def load_rows(path: Path) -> list[dict]:
     return rows
 
 
-def write_summary(rows: list[dict], path: Path, args: argparse.Namespace, wall: float) -> None:
+def write_summary(rows: list[dict], path: Path, args: argparse.Namespace) -> None:
+    """The results table, plus the paired effect of fusion: a bilevel contender whose best
+    trial is the same training run as BO-GP's best (same hyperparameters and seed) differs
+    from it only by the fusion."""
+    seeds = sorted({r["seed"] for r in rows})
+    wall = sum(r["wall_s"] for r in rows)
     lines = [
         "# Bilevel-BO-SWA vs BO-GP, defaults and SWA alone (built-in LoRA task)", "",
         f"Model {args.model}, {args.steps} steps x batch {args.batch_size}, "
         f"{args.n_train} training examples, checkpoints every {args.checkpoint_every} steps, "
         f"{args.budget} training runs per BO contender (3 LHS), inner budget "
         f"{args.inner_budget} fusions on {args.train_subset} training examples; seeds "
-        f"{args.seeds}; wall {wall / 60:.1f} min.", "",
+        f"{seeds}; {wall / 60:.1f} min of contender wall time.", "",
         "| contender | mean best val loss | mean test loss of that trial | test loss per seed "
         "| inner s / trial |",
         "|---|---|---|---|---|",
     ]
-    for name in args.contenders:
+    for name in CONTENDERS:
         rs = [r for r in rows if r["contender"] == name]
         if not rs:
             continue
@@ -248,6 +252,19 @@ def write_summary(rows: list[dict], path: Path, args: argparse.Namespace, wall: 
         per = ", ".join(f"{r['test_loss']:.4f}" for r in rs)
         inner = statistics.mean(r["inner_s_per_trial"] for r in rs)
         lines.append(f"| {name} | {val:.4f} | {test:.4f} | {per} | {inner:.1f} |")
+    lines += ["", "Paired effect of fusion (fused minus unfused, same training run; negative "
+              "is better):", "", "| seed | contender | val loss | test loss |",
+              "|---|---|---|---|"]
+    for seed in seeds:
+        by = {r["contender"]: r for r in rows if r["seed"] == seed}
+        pairs = [("swa_default", "default")] + [
+            (n, "bo") for n in CONTENDERS if n.startswith("bilevel")]
+        for fused, plain in pairs:
+            f, u = by.get(fused), by.get(plain)
+            if f and u and f["best_params"] == u["best_params"]:
+                lines.append(f"| {seed} | {fused} vs {plain} | "
+                             f"{f['best_val_loss'] - u['best_val_loss']:+.4f} | "
+                             f"{f['test_loss'] - u['test_loss']:+.4f} |")
     path.write_text("\n".join(lines) + "\n")
 
 
