@@ -450,9 +450,10 @@ def auto_time_limit(study: Any, log: TextIO | None = None) -> float | None:
 
     A fixed wall-clock limit either wastes time (too long) or stops nearly finished trials on
     a busy machine (on a 2-core machine shared with another process, 4 of the main job's first
-    7 trials hit a fixed 300 s at 12-19 of 20 steps). The default-hyperparameter reference row
-    trains the same number of steps, so its measured time scales with the machine's speed:
-    the limit is ``AUTO_TIME_LIMIT_FACTOR`` times it (at least ``AUTO_TIME_LIMIT_MIN_S``).
+    7 trials hit a fixed 300 s at 12-19 of 20 steps). The trained reference rows (default
+    hyperparameters, recipes) train the same number of steps, so their measured times scale
+    with the machine's speed: the limit is ``AUTO_TIME_LIMIT_FACTOR`` times the slowest of
+    them (at least ``AUTO_TIME_LIMIT_MIN_S``).
     ``None`` (no limit) when the study has no completed reference with hyperparameters.
     """
     from llmhpo.evaluation.references import get_references
@@ -467,7 +468,7 @@ def auto_time_limit(study: Any, log: TextIO | None = None) -> float | None:
     limit = max(AUTO_TIME_LIMIT_MIN_S, AUTO_TIME_LIMIT_FACTOR * max(walls))
     print(
         f"[llmhpo] time limit per trial: {limit:.0f} s ({AUTO_TIME_LIMIT_FACTOR:g} x the "
-        f"{max(walls):.0f} s of the default-hyperparameter reference run)",
+        f"{max(walls):.0f} s of the slowest trained reference row)",
         file=log or sys.stderr,
     )
     return limit
