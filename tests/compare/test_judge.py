@@ -71,3 +71,30 @@ def test_parse_verdict():
     assert parse_verdict("A") == "a" and parse_verdict("Answer B is better") == "b"
     assert parse_verdict("tie") == "tie" and parse_verdict("BOTH_BAD") == "both_bad"
     assert parse_verdict("both bad.") == "both_bad" and parse_verdict("no idea") is None
+
+
+def test_a_local_model_judges_with_constrained_verdicts(tmp_path, capsys):
+    """``--judge-url local``: a tiny random LLaMA in this process; the grammar makes every
+    reply one of the four verdicts, so all n judgements are stored, apart from human votes."""
+    pytest.importorskip("xgrammar")
+    from objectives.lora_tiny import make_tiny_llama, make_tokenizer
+
+    from llmhpo.cli.main import main
+
+    tok = make_tokenizer()
+    model_dir = tmp_path / "tiny_judge"
+    make_tiny_llama(tok).save_pretrained(str(model_dir))
+    tok.save_pretrained(str(model_dir))
+    db = tmp_path / "s.db"
+    study = llmhpo.create_study({"x": {"type": "float", "low": 0, "high": 1}},
+                                storage=f"sqlite:///{db}", study_name="local-judge")
+    set_answers(study, {"prompts": [{"prompt": "2+2?", "expected": "4"}],
+                        "candidates": {"p": {"label": "p", "answers": ["4"]},
+                                       "q": {"label": "q", "answers": ["5"]}}})
+    assert main(["compare", str(db), "--no-serve", "--judge-url", "local",
+                 "--judge-model", str(model_dir), "--judge-n", "3"]) == 0
+    votes = get_votes(study, "llm")
+    assert len(votes) == 3 and get_votes(study, "human") == []
+    assert {v["outcome"] for v in votes} <= {"a", "b", "tie", "both_bad"}
+    assert {v["judge"] for v in votes} == {f"llm:{model_dir}"}
+    assert "3 judgements stored" in capsys.readouterr().err

@@ -8,6 +8,7 @@ Usage::
     llmhpo compare run.yaml                 # generate missing sample answers, then serve
     llmhpo compare runs/study.db --port 8765
     llmhpo compare run.yaml --judge-url http://127.0.0.1:8000/v1 --judge-model qwen --judge-n 30
+    llmhpo compare run.yaml --judge-url local --no-serve   # the built-in SmolLM2 as judge
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.judge_url:
         from llmhpo.compare.judge import judge_pairs
 
+        from llmhpo.compare.judge import LOCAL
+
+        if args.judge_url == LOCAL:
+            args.judge_model = args.judge_model or "smollm2-135m-instruct"
         if not args.judge_model:
             raise InvalidConfigError("--judge-url needs --judge-model (the served model's name)")
         new = judge_pairs(study, args.judge_url, args.judge_model, n=args.judge_n)
@@ -94,7 +99,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-serve", action="store_true",
                    help="only generate answers (and run the LLM judge); start no server")
     p.add_argument("--judge-url", help="an OpenAI-compatible server for an LLM judge, e.g. "
-                   "http://127.0.0.1:8000/v1 (its votes are stored apart from human votes)")
-    p.add_argument("--judge-model", help="the model name to ask on --judge-url")
+                   "http://127.0.0.1:8000/v1, or 'local' for a model run in this process "
+                   "(its votes are stored apart from human votes)")
+    p.add_argument("--judge-model", help="the model name to ask on --judge-url; with 'local', "
+                   "a built-in name, model directory or .gguf file (default "
+                   "smollm2-135m-instruct)")
     p.add_argument("--judge-n", type=int, default=10, help="LLM judgements to make (default 10)")
     p.set_defaults(func=_run)

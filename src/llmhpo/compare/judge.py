@@ -2,7 +2,12 @@
 its votes stored apart (``judgements_llm``), so the two rankings can be compared.
 
 Any OpenAI-compatible chat-completions server works (vLLM, llama.cpp's server, Ollama, a
-hosted API); the request is made with the standard library.
+hosted API; the request is made with the standard library), or a local model run in this
+process (``base_url="local"``: the built-in SmolLM2-135M-Instruct, a model directory or a
+``.gguf`` file) through the LLM optimizer's local backend, its answer constrained to one of
+the four verdicts by a JSON schema (xgrammar), so even a small model always gives a valid
+one. A 135M model is a weak judge: use it to try the protocol offline, a real judge for a
+ranking you mean to trust.
 """
 
 from __future__ import annotations
@@ -17,7 +22,16 @@ from llmhpo.compare.session import next_matchup
 from llmhpo.compare.store import add_vote, get_answers, get_votes
 from llmhpo.exceptions import InvalidConfigError
 
-__all__ = ["JUDGE_PROMPT", "judge_pairs", "parse_verdict"]
+__all__ = ["JUDGE_PROMPT", "LOCAL", "judge_pairs", "parse_verdict"]
+
+#: ``base_url`` for a local model (no server).
+LOCAL = "local"
+_VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {"verdict": {"enum": ["A", "B", "TIE", "BOTH_BAD"]}},
+    "required": ["verdict"],
+    "additionalProperties": False,
+}
 
 JUDGE_PROMPT = (
     "You are judging two answers to the same instruction. Reply with exactly one word: "
@@ -47,15 +61,41 @@ def _chat(base_url: str, model: str, prompt: str, api_key: str | None, timeout: 
         return json.loads(resp.read())["choices"][0]["message"]["content"]
 
 
+def _local_judge(model: str, device: str = "cpu") -> Any:
+    """``ask(prompt) -> reply`` on a local model, decoding constrained to a verdict."""
+    from llmhpo.optimizers.llm.backends import LocalBackend
+
+    backend = LocalBackend(model, device=device)
+    backend.preflight()
+
+    def ask(prompt: str) -> str:
+        reply = backend.complete([{"role": "user", "content": prompt}], _VERDICT_SCHEMA,
+                                 temperature=0.0, max_tokens=16, seed=0)
+        try:
+            return str(json.loads(reply.text)["verdict"])
+        except (ValueError, KeyError, TypeError):  # cut off by max_tokens: no verdict
+            return reply.text
+
+    return ask
+
+
 def judge_pairs(
     study: Any, base_url: str, model: str, *, n: int = 10, api_key: str | None = None,
     seed: int = 0, timeout: float = 120.0, show_expected: bool = True,
 ) -> list[dict[str, Any]]:
-    """Ask the LLM at ``base_url`` (e.g. ``http://127.0.0.1:8000/v1``) for ``n`` judgements
-    and store them as LLM votes; returns the new votes. Unparseable replies are skipped."""
+    """Ask the LLM at ``base_url`` (e.g. ``http://127.0.0.1:8000/v1``, or ``"local"`` for
+    ``model`` run in this process) for ``n`` judgements and store them as LLM votes; returns
+    the new votes. Unparseable replies are skipped."""
     answers = get_answers(study)
     if not answers or len(answers["candidates"]) < 2:
         raise InvalidConfigError("no sample answers of two or more candidates to judge")
+    if base_url == LOCAL:
+        ask = _local_judge(model)
+    else:
+
+        def ask(prompt: str) -> str:
+            return _chat(base_url, model, prompt, api_key, timeout)
+
     rng = random.Random(seed)
     new = []
     for _ in range(n):
@@ -70,7 +110,7 @@ def judge_pairs(
             p.get("expected") else "",
             a=cands[m.left]["answers"][m.prompt], b=cands[m.right]["answers"][m.prompt],
         )
-        outcome = parse_verdict(_chat(base_url, model, text, api_key, timeout))
+        outcome = parse_verdict(ask(text))
         if outcome is None:
             continue
         new.append(add_vote(study, prompt=m.prompt, a=m.left, b=m.right, outcome=outcome,

@@ -106,8 +106,10 @@ class LocalBackend:
 
     def _load(self) -> tuple[Any, Any]:
         from llmhpo.objectives.lora.model import get_model
+        from llmhpo.objectives.lora.quiet import quiet_libraries
 
-        return get_model(self.model, self.device)
+        with quiet_libraries():  # no transformers progress bar or warnings on the user's screen
+            return get_model(self.model, self.device)
 
     def _grammar(self, schema: dict[str, Any], model: Any, tok: Any) -> Any:
         xgr = require("xgrammar", feature="constrained decoding of the local LLM backend")
