@@ -44,9 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"[llmhpo] {n_cands} candidates, {len(stored['prompts'])} prompts stored with "
           f"study {study.study_name!r}", file=sys.stderr)
     if args.judge_url:
-        from llmhpo.compare.judge import judge_pairs
-
-        from llmhpo.compare.judge import LOCAL
+        from llmhpo.compare.judge import LOCAL, judge_pairs
 
         if args.judge_url == LOCAL:
             args.judge_model = args.judge_model or "smollm2-135m-instruct"
