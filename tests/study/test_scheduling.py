@@ -122,3 +122,20 @@ def test_scheduler_config_errors():
         SchedulerConfig.from_mapping({"name": "asha", "reduction_factor": 1})
     with pytest.raises(InvalidConfigError, match="database storage"):
         create_study(X, budget=2).optimize(obj.curve, n_workers=2, scheduler="asha")
+
+
+def test_progress_counts_pruned_trials_apart_from_failures(caplog, capsys):
+    import logging
+
+    study = create_study(X, optimizer="random", budget=10)
+    with caplog.at_level(logging.INFO, logger="llmhpo"):
+        study.optimize(obj.curve, scheduler={"name": "asha", "min_resource": 1},
+                       show_progress=True)
+    n_pruned = sum(t.state is TrialState.PRUNED for t in study.trials)
+    assert n_pruned >= 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"pruned {n_pruned}" in last and "failed 0" in last
+    # a pruned trial is the scheduler working: logged at INFO, never as a warning
+    pruned_logs = [r for r in caplog.records if " pruned with parameters" in r.getMessage()]
+    assert len(pruned_logs) == n_pruned
+    assert all(r.levelno == logging.INFO for r in pruned_logs)

@@ -14,7 +14,8 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """Prints ``done/budget``, the best value, running and failed counts and elapsed time.
+    """Prints ``done/budget``, the best value, running, pruned and failed counts and elapsed
+    time (a trial a scheduler stopped is counted as pruned, not as failed).
 
     On a terminal the line is rewritten in place, and the objective running in this process
     may add what its trial is doing (:mod:`llmhpo._status`: step, loss, ETA); otherwise (CI
@@ -68,16 +69,17 @@ class Progress:
 
     def _parts(self, done: int, best: Trial | None, running: int,
                trials: Sequence[Trial]) -> str:
-        failed = sum(
-            t.state not in (TrialState.COMPLETE, TrialState.RUNNING) and not t.warm_start
-            for t in trials
-        )
+        mine = [t for t in trials if not t.warm_start]
+        pruned = sum(t.state is TrialState.PRUNED for t in mine)
+        failed = sum(t.state not in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)
+                     for t in mine)
         best_txt = "-" if best is None else f"{best.value:.6g} (trial {best.number})"
         if not self.tty:  # log lines keep every field, for grep
             return (f"{done}/{self.total} trials | best {best_txt} | running {running} | "
-                    f"failed {failed}")
+                    + f"pruned {pruned} | " * (pruned > 0) + f"failed {failed}")
         return " | ".join([f"{done}/{self.total} trials", f"best {best_txt}"]
                           + [f"running {running}"] * (running > 1)
+                          + [f"pruned {pruned}"] * (pruned > 0)
                           + [f"failed {failed}"] * (failed > 0))
 
     def _line(self, done: int, best: Trial | None, running: int, trials: Sequence[Trial]) -> str:

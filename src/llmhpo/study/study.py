@@ -821,9 +821,13 @@ class Study:
                 t.number, t.value, t.params, best_txt,
             )
         else:
+            # a trial a scheduler stopped is the scheduler working, not a problem (INFO, as
+            # Optuna logs it); every other unfinished state is a warning
             last = (t.error or "").strip().splitlines()[-1:] or [""]
-            _logger.warning(
-                "Trial %d %s with parameters %s: %s", t.number, t.state.value, t.params, last[0]
+            level = logging.INFO if t.state is TrialState.PRUNED else logging.WARNING
+            _logger.log(
+                level, "Trial %d %s with parameters %s: %s", t.number, t.state.value, t.params,
+                last[0],
             )
 
     # ----- export ------------------------------------------------------------------------------
