@@ -78,3 +78,24 @@ def test_hebo_is_reported_unavailable_not_crashing() -> None:
         pytest.skip("HEBO is installed here")
     with pytest.raises(OptionalDependencyError, match="HEBO"):
         make_contender("hebo", model_space("svm"), seed=0, budget=5)
+
+
+@pytest.mark.parametrize("name, base", [("random-default", "random"), ("tpe-default", "tpe")])
+def test_default_first_baseline_starts_at_the_defaults_then_searches(name: str, base: str) -> None:
+    """The LLM contenders' fair baseline (Zhang et al. 2023's caveat): evaluation 1 is the
+    space's default point, told to the optimizer, which then proposes as usual."""
+    space = model_space("svm")
+    run = make_contender(name, space, seed=4, budget=6)
+    first = run.ask()
+    assert first == space.default_params()
+    run.tell(0.25)
+    points = []
+    for i in range(4):
+        p = run.ask()
+        assert p is not None and space.contains(p) and p != first
+        points.append(p)
+        run.tell(0.5 + i)
+    obs = run.run.opt.observations  # type: ignore[attr-defined]
+    assert len(obs) == 5 and obs[0].value == 0.25  # the default's result is known to it
+    assert {"random-default", "tpe-default"} <= set(all_contenders())
+    assert name not in all_contenders(opt_in=False)

@@ -44,16 +44,21 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "bo-llm": ("bo", {"init": "llm"}),
     "tpe-llm": ("tpe", {"init": "llm"}),
 }
-# Contenders left out of the default selection (a model query per suggestion, seconds each on
-# a CPU): name them with --optimizers.
+# Baselines for the LLM contenders (Zhang et al. 2023's caveat: much of an LLM's early advantage
+# comes from starting at the defaults its prompt lists): the optimizer's first evaluation is
+# the space's default point, then it goes on as usual with that result told to it.
+DEFAULT_FIRST: dict[str, str] = {"random-default": "random", "tpe-default": "tpe"}
+# Contenders left out of the default selection (the LLM ones: a model query per suggestion,
+# seconds each on a CPU; their default-first baselines): name them with --optimizers.
 OPT_IN_CONTENDERS: frozenset[str] = frozenset(
-    {"llm", "llm-compressed", "llm-chat", "bo-llm", "tpe-llm"})
+    {"llm", "llm-compressed", "llm-chat", "bo-llm", "tpe-llm", "random-default", "tpe-default"})
 # baselines that are not optimizers: the centre of the box, evaluated once
 BASELINES: tuple[str, ...] = ("centre",)
 # Contenders that fit a model at every step (0.2-1 s per suggestion on 2 cores); the full
 # run may give them fewer seeds.
 SLOW_CONTENDERS: frozenset[str] = frozenset(
-    {"bo", "bo-noisy", "optuna-gp", "smac", "hebo", *OPT_IN_CONTENDERS})
+    {"bo", "bo-noisy", "optuna-gp", "smac", "hebo", "llm", "llm-compressed", "llm-chat", "bo-llm",
+     "tpe-llm"})
 # Initial-design parameters of the model-based contenders (ours and Optuna's), all 10 by default.
 _INIT_PARAMS = ("n_init", "n_startup_trials")
 
@@ -78,7 +83,8 @@ def all_contenders(opt_in: bool = True) -> list[str]:
     (``opt_in=False``: without the LLM-based contenders, i.e. the default selection)."""
     from llmhpo.optimizers import OPTIMIZERS
 
-    names = list(OPTIMIZERS) + list(VARIANTS) + list(BASELINES) + list(PEERS)
+    names = (list(OPTIMIZERS) + list(VARIANTS) + list(DEFAULT_FIRST) + list(BASELINES)
+             + list(PEERS))
     return names if opt_in else [n for n in names if n not in OPT_IN_CONTENDERS]
 
 
@@ -155,6 +161,34 @@ class _LLMHPORun:
             close()
 
 
+class _DefaultFirstRun:
+    """An llmhpo optimizer whose first evaluation is the space's default point (told to it as
+    a point it did not ask for), then its own suggestions."""
+
+    def __init__(self, run: _LLMHPORun, space: SearchSpace) -> None:
+        self.run = run
+        self._first: dict[str, Any] | None = dict(space.default_params())
+        self._told_first = False
+
+    def ask(self) -> dict[str, Any] | None:
+        if self._first is not None and not self._told_first:
+            return dict(self._first)
+        return self.run.ask()
+
+    def tell(self, value: float | None) -> None:
+        if self._first is not None and not self._told_first:
+            self.run.opt.tell_not_asked(self._first, value)
+            self._told_first = True
+            return
+        self.run.tell(value)
+
+    def recommend(self) -> dict[str, Any] | None:
+        return self.run.recommend()
+
+    def close(self) -> None:
+        self.run.close()
+
+
 class _CentreRun:
     """The centre of the box (the decoded point (0.5, ..., 0.5)), evaluated once: what any
     method that starts there gets for free."""
@@ -222,6 +256,8 @@ def make_contender(
         return _LLMHPORun(base, space, seed, budget, extra, task)
     if name == "centre":
         return _CentreRun(space)
+    if name in DEFAULT_FIRST:
+        return _DefaultFirstRun(_LLMHPORun(DEFAULT_FIRST[name], space, seed, budget), space)
     if name == "auto":
         return _LLMHPORun(name, space, seed, budget, {"noisy": noisy})
     if name in OPTIMIZERS:
