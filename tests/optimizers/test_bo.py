@@ -103,7 +103,8 @@ def test_config_and_validation():
         "acquisition": "logei",
         "ucb_beta": "gp-ucb",
         "noisy": False,
-        "refit_schedule": False,
+        "fit": "full",
+        "fast_posterior": False,
     }
 
 
@@ -178,3 +179,88 @@ def test_refit_schedule_keeps_replay_exact_and_noisy_recommends_from_the_model()
     assert opt.observations[-1].attrs["acquisition"] == "qLogNEI"
     rec = opt.recommend()
     assert rec in [o.params for o in opt.observations]
+
+
+class TestBOWarmFitConformance(OptimizerSuite):
+    n_steps = 8
+
+    @pytest.fixture
+    def factory(self):
+        return lambda space, seed: GPOptimizer(
+            space, n_init=3, num_restarts=2, raw_samples=32, fit="warm", fast_posterior=True,
+            seed=seed,
+        )
+
+
+@pytest.mark.parametrize("fit", ["full", "warm", "schedule"])
+def test_every_fit_mode_replays_exactly(fit):
+    f = get_function("branin")
+    kw = dict(seed=0, n_init=4, raw_samples=32, num_restarts=2, fit=fit)
+    opt = run(GPOptimizer(f.space(), **kw), f, 9)
+    fresh = GPOptimizer(f.space(), **kw)
+    for o in opt.observations:
+        fresh.tell_not_asked(o.params, o.value, o.attrs)
+    assert fresh.ask(1)[0].params == opt.ask(1)[0].params
+    assert opt.get_config()["fit"] == fit
+
+
+def test_fit_option_validation_and_the_older_refit_schedule_spelling():
+    from llmhpo.exceptions import InvalidConfigError
+
+    space = SearchSpace([Float("a", 0.0, 1.0)])
+    assert GPOptimizer(space, refit_schedule=True).fit == "schedule"
+    assert GPOptimizer(space, refit_schedule=False).fit == "full"
+    assert "refit_schedule" not in GPOptimizer(space).get_config()
+    with pytest.raises(InvalidConfigError, match="fit"):
+        GPOptimizer(space, fit="sometimes")
+    with pytest.raises(InvalidConfigError, match="refit_schedule"):
+        GPOptimizer(space, fit="warm", refit_schedule=True)
+    with pytest.raises(InvalidConfigError, match="fast_posterior"):
+        GPOptimizer(space, fast_posterior="yes")
+
+
+def test_schedule_keeps_hyperparameters_between_schedule_points_and_warm_refits():
+    from llmhpo.optimizers._gp_model import hyperparameters
+
+    f = get_function("branin")
+    lengthscales = {}
+    for fit in ("schedule", "warm"):
+        opt = GPOptimizer(f.space(), seed=0, n_init=4, raw_samples=32, num_restarts=2, fit=fit)
+        run(opt, f, 10)  # 10 successes: a schedule point; 11 is not
+        ok = [o for o in opt.observations]
+        a = hyperparameters(opt._model(ok))
+        s = opt.ask(1)[0]
+        opt.tell(s, f(s.params))
+        b = hyperparameters(opt._model(list(opt.observations)))
+        lengthscales[fit] = [m["covar_module.raw_lengthscale"] for m in (a, b)]
+    assert np.array_equal(*lengthscales["schedule"])  # only conditioned on the new point
+    assert not np.array_equal(*lengthscales["warm"])  # re-optimized from the last ones
+
+
+def test_cached_posterior_matches_botorchs_posterior():
+    torch = pytest.importorskip("torch")
+    from llmhpo.optimizers._gp_model import fit_gp
+    from llmhpo.optimizers._gp_posterior import CachedPosteriorGP
+
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 3))
+    gp = fit_gp(x, np.sin(5 * x).sum(1) * 100 + 7, seed=0)
+    fast = CachedPosteriorGP(gp)
+    xt = torch.as_tensor(rng.random((4, 3, 3)), dtype=torch.float64)
+    with torch.no_grad():
+        want, got = gp.posterior(xt), fast.posterior(xt)
+        torch.testing.assert_close(got.mean, want.mean)
+        torch.testing.assert_close(got.distribution.covariance_matrix,
+                                   want.distribution.covariance_matrix)
+    with pytest.raises(NotImplementedError):
+        fast.posterior(xt, observation_noise=True)
+
+
+def test_fast_posterior_runs_the_acquisition_on_the_cached_model():
+    f = get_function("branin")
+    opt = run(GPOptimizer(f.space(), seed=0, n_init=4, raw_samples=32, num_restarts=2,
+                          fast_posterior=True), f, 6)
+    assert opt.observations[-1].attrs["phase"] == "bo"
+    assert type(opt._acq_model(opt._model(list(opt.observations)))).__name__ == \
+        "CachedPosteriorGP"
+    assert opt.get_config()["fast_posterior"] is True

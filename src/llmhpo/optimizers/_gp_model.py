@@ -71,6 +71,7 @@ def fit_gp(
     noise: float | None = None,
     init: dict[str, Any] | None = None,
     optimize: bool = True,
+    lbfgs: dict[str, Any] | None = None,
 ) -> Any:
     """Fit BoTorch's ``SingleTaskGP`` (its default Matern-5/2 ARD kernel).
 
@@ -88,9 +89,12 @@ def fit_gp(
             fitting was 72 % of a BO suggestion at 30 trials on hartmann6).
         optimize: ``False`` with ``init``: keep those hyperparameters and only condition the
             GP on the data (one Cholesky factorization instead of an L-BFGS run).
+        lbfgs: options of scipy's L-BFGS-B for the marginal-likelihood fit (``gtol``,
+            ``ftol``, ``maxiter``); ``None``: scipy's defaults.
 
     Returns:
-        The fitted model in eval mode; its posterior is in the units of ``y``.
+        The fitted model in eval mode, its parameters frozen (``requires_grad`` off); its
+        posterior is in the units of ``y``.
     """
     require("botorch", feature="Gaussian-process optimizers")
     from botorch.fit import fit_gpytorch_mll
@@ -124,8 +128,11 @@ def fit_gp(
             model.load_state_dict(usable, strict=False)
         if optimize or not init:
             mll = ExactMarginalLogLikelihood(model.likelihood, model)
-            fit_gpytorch_mll(mll)
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": dict(lbfgs or {})})
     model.eval()
+    # The hyperparameters are fixed from here on: without this, every gradient of the
+    # acquisition (taken with respect to the candidate points) also runs back through them.
+    model.requires_grad_(False)
     return model
 
 
