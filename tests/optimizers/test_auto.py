@@ -1,10 +1,11 @@
-"""auto: conformance, the choice rules, the stall fallback to TPE."""
+"""auto: conformance, the choice rules, the COBYLA start, the stall fallback to TPE."""
 
 import pytest
 
 from llmhpo.objectives import get_function
 from llmhpo.optimizers import make_optimizer
-from llmhpo.optimizers.auto import AutoOptimizer, choose
+from llmhpo.optimizers.auto import LOCAL_START, AutoOptimizer, choose, local_start_size
+from llmhpo.optimizers.bamsoo import BaMSOOOptimizer
 from llmhpo.space import Categorical, Float, Int, SearchSpace
 from llmhpo.testing.optimizer_suite import OptimizerSuite
 
@@ -27,7 +28,8 @@ def test_choice_follows_kinds_dimension_and_noise():
 
 def test_stall_switches_to_tpe_with_every_observation():
     space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
-    opt = make_optimizer("auto", space, seed=0, budget=30, stall_min=5, stall_fraction=0.1)
+    opt = make_optimizer("auto", space, seed=0, budget=30, stall_min=5, stall_fraction=0.1,
+                         local_start=0)
     assert opt.choice == "bamsoo"
     values = iter([1.0] + [2.0] * 40)  # the first point is never beaten: a stall
     for _ in range(12):
@@ -53,3 +55,118 @@ def _loop(opt, f, n):
         opt.tell(s, v)
         out.append(v)
     return out
+
+
+# ----- the COBYLA start (the budget-10 rule) ----------------------------------------------------
+def test_local_start_size_rule():
+    assert local_start_size("bamsoo", 2, 50) == LOCAL_START == 10
+    assert local_start_size("bamsoo", 2, None) == 10
+    assert local_start_size("bamsoo", 2, 21) == 7  # a third of a short budget
+    assert local_start_size("bamsoo", 6, 21) == 0  # COBYLA would not get past its simplex
+    assert local_start_size("bamsoo", 2, 50, n_workers=2) == 0  # COBYLA is sequential
+    assert local_start_size("tpe", 2, 50) == 0
+    assert local_start_size("bo", 2, 50) == 0
+
+
+def test_cobyla_from_the_centre_then_bamsoo_told_every_point():
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    assert opt.choice == "cobyla" and opt.inner is None
+    assert "COBYLA from the centre (10+ evaluations), then BaMSOO" in opt.reason
+    while opt.choice == "cobyla":
+        _loop(opt, _bowl, 1)
+    choices = [o.attrs["auto_choice"] for o in opt.observations]
+    n = choices.index("bamsoo")
+    assert choices == ["cobyla"] * n + ["bamsoo"]
+    assert 10 < n <= 25  # COBYLA still improved on the bowl after 10, at most half the budget
+    assert opt.observations[0].params == {"a": 0.0, "b": 5.0}  # the centre
+    # COBYLA's first simplex: one step of a sixth of the range per variable
+    assert opt.observations[1].params["a"] == pytest.approx(5 / 3)
+    assert opt.observations[2].params["b"] == pytest.approx(5 + 10 / 6)
+    inner = opt.inner
+    assert isinstance(inner, BaMSOOOptimizer) and inner.budget == 50 - n
+    assert [o.params for o in inner.observations[:n]] == [o.params for o in
+                                                          opt.observations[:n]]
+    assert opt.get_config()["local_start"] is None
+
+
+def test_cobyla_hands_over_when_it_converges():
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    _loop(opt, lambda p: 1.0, 11)  # a flat loss: COBYLA's trust region shrinks to nothing
+    choices = [o.attrs["auto_choice"] for o in opt.observations]
+    n = choices.index("bamsoo")
+    assert 3 <= n <= 10 and choices == ["cobyla"] * n + ["bamsoo"] * (11 - n)
+
+
+def test_cobyla_goes_on_only_while_it_improves():
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    opt._local = [5.0, 4.0, 3.0, 2.0, 1.0]
+    assert opt._local_improving()  # fell by 3 over the last 3 (range 4)
+    opt._local = [5.0, 1.0, 1.0, 1.0, 1.0 - 1e-4]
+    assert not opt._local_improving()  # fell by 1e-4 < 1e-3 * range
+
+
+def test_cobyla_start_is_sequential_and_off_with_workers_or_zero():
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    assert len(opt.ask(1)) == 1 and opt.ask(1) == []  # waits for its point
+    opt.ask(3)  # a batch (several workers) ends the start
+    assert opt.choice == "bamsoo"
+    assert make_optimizer("auto", space, seed=0, budget=50, n_workers=2).choice == "bamsoo"
+    assert make_optimizer("auto", space, seed=0, budget=50, local_start=0).choice == "bamsoo"
+    with pytest.raises(ValueError, match="local_start"):
+        make_optimizer("auto", space, seed=0, budget=50, local_start=-1)
+
+
+def test_a_failure_ends_the_cobyla_start():
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    for v in (1.0, 2.0, None):
+        opt.tell(opt.ask(1)[0], v)
+    s = opt.ask(1)[0]
+    assert s.attrs["auto_choice"] == "bamsoo" and opt.inner.budget == 47
+
+
+@pytest.mark.parametrize("stop", [4, 10, 13, 20])
+def test_replay_reproduces_the_run_across_the_handover(stop):
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    a = make_optimizer("auto", space, seed=3, budget=30)
+    _loop(a, _bowl, stop)
+    b = make_optimizer("auto", space, seed=3, budget=30)
+    for o in a.observations:
+        b.tell_not_asked(o.params, o.value, o.attrs)
+    assert b.choice == a.choice
+    assert _loop(a, _bowl, 3) == _loop(b, _bowl, 3)
+
+
+def test_warm_start_points_reach_bamsoo_at_the_handover():
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    opt = make_optimizer("auto", space, seed=0, budget=50, local_start=3)
+    opt.tell_not_asked({"a": 0.1, "b": 0.2}, 0.5)
+    assert opt.recommend() == {"a": 0.1, "b": 0.2}
+    _loop(opt, lambda p: 1.0, 4)
+    assert opt.choice == "bamsoo" and len(opt.inner.observations) == 5
+
+
+def test_cobyla_start_follows_nevergrads_cobyla():
+    """The first points are those of Nevergrad's NGOpt (COBYLA on bounded real spaces)."""
+    ng = pytest.importorskip("nevergrad")
+    import numpy as np
+
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    param = ng.p.Dict(a=ng.p.Scalar(lower=-5, upper=5), b=ng.p.Scalar(lower=0, upper=10))
+    param.random_state = np.random.RandomState(0)
+    peer = ng.optimizers.NGOpt(parametrization=param, budget=50, num_workers=1)
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    for _ in range(10):
+        c, s = peer.ask(), opt.ask(1)[0]
+        assert [s.params["a"], s.params["b"]] == pytest.approx([c.value["a"], c.value["b"]],
+                                                               abs=1e-6)
+        peer.tell(c, _bowl(c.value))
+        opt.tell(s, _bowl(s.params))
+
+
+def _bowl(p):
+    return (p["a"] - 1.3) ** 2 + 0.5 * (p["b"] - 7.1) ** 2
