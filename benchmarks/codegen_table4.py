@@ -61,6 +61,16 @@ def reference(params: dict[str, Any], dataset: str, scratch: Path) -> dict[str, 
     return {"value": float(res.metrics["val_error"]), "error": None}
 
 
+def llm_opts(args: argparse.Namespace) -> dict[str, Any]:
+    """Backend options shared by the ``llm`` and ``codegen`` contenders."""
+    opts: dict[str, Any] = {}
+    if args.base_url:
+        opts.update(backend="openai", base_url=args.base_url)
+    if args.model:
+        opts["model"] = args.model
+    return opts
+
+
 def run(contender: str, seed: int, args: argparse.Namespace, scratch: Path) -> list[dict]:
     """One run of ``contender``: ``budget`` trials, each recorded whether it worked or not."""
     from llmhpo.objectives.codegen.objective import CodegenObjective, default_space
@@ -72,10 +82,10 @@ def run(contender: str, seed: int, args: argparse.Namespace, scratch: Path) -> l
         task = (f"a neural network (MLP) on the {args.dataset.replace('_', ' ')} dataset, "
                 "trained with scikit-learn; the loss is the validation error rate "
                 "(1 - accuracy)")
-        opt = make_optimizer("llm", space, seed=seed, budget=budget, task=task)
+        opt = make_optimizer("llm", space, seed=seed, budget=budget, task=task, **llm_opts(args))
     else:
         opt = make_optimizer("random", space, seed=seed)
-    coder = (CodegenObjective(args.dataset, repair_tries=args.repair_tries,
+    coder = (CodegenObjective(args.dataset, llm=llm_opts(args), repair_tries=args.repair_tries,
                               max_tokens=args.max_tokens) if contender == "codegen" else None)
     trials = []
     for i in range(budget):
@@ -131,13 +141,17 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--out", default="benchmarks/results/codegen_table4")
+    ap.add_argument("--base-url", default=None,
+                    help="an OpenAI-compatible server (default: the built-in local model)")
+    ap.add_argument("--model", default=None, help="the server's model name, or a local spec")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "codegen_table4.json"
     doc = json.loads(path.read_text()) if path.exists() else {"runs": {}}
     doc["settings"] = {k: getattr(args, k) for k in
-                       ("dataset", "budget", "codegen_budget", "repair_tries", "max_tokens")}
+                       ("dataset", "budget", "codegen_budget", "repair_tries", "max_tokens",
+                        "base_url", "model")}
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="llmhpo-table4-") as tmp:
