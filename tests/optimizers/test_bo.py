@@ -264,3 +264,61 @@ def test_fast_posterior_runs_the_acquisition_on_the_cached_model():
     assert type(opt._acq_model(opt._model(list(opt.observations)))).__name__ == \
         "CachedPosteriorGP"
     assert opt.get_config()["fast_posterior"] is True
+
+
+@pytest.mark.parametrize("kind", ["logei", "ucb"])
+def test_lean_acquisition_equals_botorchs_values_and_gradients(kind):
+    torch = pytest.importorskip("torch")
+    from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
+
+    from llmhpo.optimizers._gp_model import fit_gp
+    from llmhpo.optimizers._gp_posterior import CachedPosteriorGP, LeanLogEI, LeanUCB
+
+    rng = np.random.default_rng(1)
+    x = rng.random((30, 4))
+    y = np.sin(5 * x).sum(1) * 100 + 7
+    gp = fit_gp(x, y, seed=0)
+    fast = CachedPosteriorGP(gp)
+    if kind == "logei":
+        # a best_f far above the data too: u << 0, where only the careful log formula is finite
+        # (best_f as a float64 tensor: BoTorch stores a Python float as float32)
+        pairs = [(LogExpectedImprovement(gp, best_f=torch.tensor(b, dtype=torch.float64),
+                                         maximize=True), LeanLogEI(fast, b))
+                 for b in (float(y.max()), float(y.max()) + 1e4)]
+    else:
+        pairs = [(UpperConfidenceBound(gp, beta=b, maximize=True), LeanUCB(fast, b))
+                 for b in (0.5, 9.0)]
+    # random points, and the data points themselves (variance near its clamp)
+    pts = np.concatenate([rng.random((40, 4)), x[:5]])
+    for want_acq, got_acq in pairs:
+        xw = torch.as_tensor(pts, dtype=torch.float64).unsqueeze(1).requires_grad_(True)
+        xg = xw.detach().clone().requires_grad_(True)
+        want, got = want_acq(xw), got_acq(xg)
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+        want.sum().backward()
+        got.sum().backward()
+        torch.testing.assert_close(xg.grad, xw.grad, rtol=1e-8, atol=1e-8)
+        with torch.no_grad():  # the no-gradient path used for the raw samples
+            torch.testing.assert_close(got_acq(xg.detach()), want.detach(), rtol=1e-10,
+                                       atol=1e-10)
+    with pytest.raises(ValueError, match="q=1"):
+        pairs[0][1](torch.zeros(2, 2, 4, dtype=torch.float64))
+
+
+def test_lean_moments_derivative_matches_autograd():
+    torch = pytest.importorskip("torch")
+    from llmhpo.optimizers._gp_model import fit_gp
+    from llmhpo.optimizers._gp_posterior import CachedPosteriorGP
+
+    rng = np.random.default_rng(2)
+    x = rng.random((25, 3))
+    fast = CachedPosteriorGP(fit_gp(x, np.cos(4 * x).sum(1), seed=0))
+    X = torch.as_tensor(rng.random((7, 1, 3)), dtype=torch.float64).requires_grad_(True)
+    mean, var = fast.mean_var_q1(X)
+    a, b = torch.as_tensor(rng.normal(size=7)), torch.as_tensor(rng.normal(size=7))
+    (a * mean + b * var.sqrt()).sum().backward()
+    m2, s2, backward = fast._q1_parts(X)
+    torch.testing.assert_close(m2, mean.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(s2, var.detach().sqrt(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(backward(a, b), X.grad, rtol=1e-9, atol=1e-10)
