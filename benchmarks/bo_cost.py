@@ -38,6 +38,13 @@ OURS: dict[str, dict[str, Any]] = {
     "bo-fast": {"fit": "schedule", "fast_posterior": True, "num_restarts": 5},
     "bo-old": {"fit": "full", "fast_posterior": False, "num_restarts": 10},
     "bo-warm": {"fit": "warm", "fast_posterior": True, "num_restarts": 5},
+    # with the hand-written marginal-likelihood fit (fast_fit), by fit mode; bo-lean is the
+    # cheapest of them (issue 17)
+    "bo-lean": {"fit": "schedule", "fast_posterior": True, "fast_fit": True, "num_restarts": 5},
+    "bo-lean-s": {"fit": "schedule", "fast_posterior": True, "fast_fit": True,
+                  "num_restarts": 5},
+    "bo-lean-w": {"fit": "warm", "fast_posterior": True, "fast_fit": True, "num_restarts": 5},
+    "bo-lean-f": {"fit": "full", "fast_posterior": True, "fast_fit": True, "num_restarts": 5},
 }
 
 

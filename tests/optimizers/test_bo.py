@@ -105,6 +105,7 @@ def test_config_and_validation():
         "noisy": False,
         "fit": "full",
         "fast_posterior": False,
+        "fast_fit": False,
     }
 
 
@@ -322,3 +323,52 @@ def test_lean_moments_derivative_matches_autograd():
     torch.testing.assert_close(m2, mean.detach(), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(s2, var.detach().sqrt(), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(backward(a, b), X.grad, rtol=1e-9, atol=1e-10)
+
+
+def test_hand_written_mll_equals_gpytorchs_and_fits_the_same_optimum():
+    torch = pytest.importorskip("torch")
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from llmhpo.optimizers._gp_fit import MLLSpec, theta_of
+    from llmhpo.optimizers._gp_model import fit_gp, hyperparameters
+
+    rng = np.random.default_rng(3)
+    for n, d in [(15, 2), (40, 6)]:
+        x = rng.random((n, d))
+        y = np.sin(5 * x).sum(1) * 10 + 3
+        model = SingleTaskGP(torch.as_tensor(x), torch.as_tensor(y).reshape(-1, 1),
+                             outcome_transform=Standardize(m=1))
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        for _ in range(3):  # random hyperparameters within the bounds
+            model.load_state_dict({
+                "covar_module.raw_lengthscale": torch.as_tensor(rng.uniform(0.05, 2, (1, d))),
+                "likelihood.noise_covar.raw_noise": torch.as_tensor(rng.uniform(1e-4, 0.5, 1)),
+                "mean_module.raw_constant": torch.as_tensor(rng.normal()),
+            }, strict=False)
+            model.train()
+            with torch.no_grad():
+                want = float(mll(model(*model.train_inputs), model.train_targets))
+                theta = torch.as_tensor(theta_of(model.state_dict(), d))
+                got = -float(MLLSpec(model).neg_mll(theta))
+            assert got == pytest.approx(want, abs=1e-8)
+        slow, fast = fit_gp(x, y, seed=0), fit_gp(x, y, seed=0, fast_fit=True)
+        for k, v in hyperparameters(slow).items():
+            np.testing.assert_allclose(hyperparameters(fast)[k].numpy(), v.numpy(), rtol=2e-2,
+                                       atol=1e-3)
+    with pytest.raises(NotImplementedError):  # a model it does not describe
+        MLLSpec(fit_gp(x, y, noise=1e-6))
+
+
+def test_fast_fit_option_replays_and_reaches_branins_optimum():
+    f = get_function("branin")
+    kw = dict(seed=0, n_init=4, raw_samples=32, num_restarts=2, fit="warm", fast_fit=True,
+              fast_posterior=True)
+    opt = run(GPOptimizer(f.space(), **kw), f, 25)
+    assert opt.get_config()["fast_fit"] is True
+    assert min(o.value for o in opt.observations) < 0.397887 + 0.05
+    fresh = GPOptimizer(f.space(), **kw)
+    for o in opt.observations:
+        fresh.tell_not_asked(o.params, o.value, o.attrs)
+    assert fresh.ask(1)[0].params == opt.ask(1)[0].params

@@ -72,6 +72,7 @@ def fit_gp(
     init: dict[str, Any] | None = None,
     optimize: bool = True,
     lbfgs: dict[str, Any] | None = None,
+    fast_fit: bool = False,
 ) -> Any:
     """Fit BoTorch's ``SingleTaskGP`` (its default Matern-5/2 ARD kernel).
 
@@ -91,6 +92,10 @@ def fit_gp(
             GP on the data (one Cholesky factorization instead of an L-BFGS run).
         lbfgs: options of scipy's L-BFGS-B for the marginal-likelihood fit (``gtol``,
             ``ftol``, ``maxiter``); ``None``: scipy's defaults.
+        fast_fit: maximize the marginal likelihood written out in plain torch
+            (:mod:`llmhpo.optimizers._gp_fit`: the same objective and bounds, scipy's
+            L-BFGS-B, no gpytorch in the loop) instead of ``fit_gpytorch_mll``; falls back
+            to ``fit_gpytorch_mll`` if that run fails. Only without ``noise``.
 
     Returns:
         The fitted model in eval mode, its parameters frozen (``requires_grad`` off); its
@@ -127,8 +132,18 @@ def fit_gp(
             usable = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
             model.load_state_dict(usable, strict=False)
         if optimize or not init:
-            mll = ExactMarginalLogLikelihood(model.likelihood, model)
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": dict(lbfgs or {})})
+            done = False
+            if fast_fit and noise is None:
+                from llmhpo.optimizers._gp_fit import fit_hyperparameters
+
+                try:
+                    fit_hyperparameters(model, options=lbfgs)
+                    done = True
+                except (RuntimeError, NotImplementedError):  # the model is left unchanged
+                    pass
+            if not done:
+                mll = ExactMarginalLogLikelihood(model.likelihood, model)
+                fit_gpytorch_mll(mll, optimizer_kwargs={"options": dict(lbfgs or {})})
     model.eval()
     # The hyperparameters are fixed from here on: without this, every gradient of the
     # acquisition (taken with respect to the candidate points) also runs back through them.
