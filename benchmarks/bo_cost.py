@@ -19,7 +19,9 @@ Contenders (``--contenders``), all with 512 raw samples: ``bo-fast`` (hyperparam
 re-optimized on the refit schedule, conditioned in between; cached-Cholesky posterior; 5
 restarts), ``bo-old`` (the default before: a full hyperparameter fit every step, BoTorch's own
 posterior, 10 restarts), ``bo-warm`` (a warm-started short fit every step, cached posterior,
-5 restarts), ``optuna-gp`` (Optuna's GPSampler, default settings).
+5 restarts), ``bo-lean`` (``bo-fast`` plus the hand-written marginal-likelihood fit,
+``fast_fit``; ``bo-lean-s`` / ``-w`` / ``-f``: the same with ``fit`` schedule / warm / full),
+``optuna-gp`` (Optuna's GPSampler, default settings).
 """
 
 from __future__ import annotations
