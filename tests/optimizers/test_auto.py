@@ -170,3 +170,93 @@ def test_cobyla_start_follows_nevergrads_cobyla():
 
 def _bowl(p):
     return (p["a"] - 1.3) ** 2 + 0.5 * (p["b"] - 7.1) ** 2
+
+
+# ----- how long COBYLA goes on, and the plateau rule ---------------------------------------------
+@pytest.mark.parametrize("kwargs, match", [
+    ({"local_max_fraction": 0}, "local_max_fraction must be in \\(0, 1\\], got 0"),
+    ({"local_max_fraction": 1.5}, "local_max_fraction"),
+    ({"local_tol": -0.1}, "local_tol must be in \\[0, 1\\), got -0.1"),
+    ({"local_tol": 1}, "local_tol"),
+    ({"plateau_share": 0}, "plateau_share must be in \\(0, 1\\) or None, got 0"),
+    ({"plateau_share": 1.0}, "plateau_share"),
+    ({"plateau_share": "0.8"}, "plateau_share"),
+])
+def test_bad_local_settings_are_refused(kwargs, match):
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    with pytest.raises(ValueError, match=match):
+        make_optimizer("auto", space, seed=0, budget=50, **kwargs)
+
+
+def test_local_settings_are_in_the_config():
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    cfg = make_optimizer("auto", space, seed=0, budget=50, local_max_fraction=1.0,
+                         local_tol=None, plateau_share=0.8).get_config()
+    assert (cfg["local_max_fraction"], cfg["local_tol"], cfg["plateau_share"]) == (1.0, None, 0.8)
+
+
+def test_local_tol_none_lets_cobyla_run_until_it_converges():
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    opt = make_optimizer("auto", space, seed=0, budget=40, local_max_fraction=1.0,
+                         local_tol=None)
+    opt._local = [5.0, 1.0, 1.0, 1.0, 1.0]
+    assert opt._local_improving()  # no improvement test
+    opt = make_optimizer("auto", space, seed=0, budget=40, local_max_fraction=1.0,
+                         local_tol=None)
+    _loop(opt, _bowl, 40)
+    choices = [o.attrs["auto_choice"] for o in opt.observations]
+    n = choices.count("cobyla")
+    assert choices == ["cobyla"] * n + ["bamsoo"] * (40 - n)
+    # past the default's cap (half the budget) on the bowl, and it got close to the minimum
+    assert n > 20 and min(o.value for o in opt.observations[:n]) < 1e-4
+
+
+def _steps(p):
+    """A quantized loss: an error rate on a small validation set has few distinct values."""
+    return round(_bowl(p) / 20) * 0.05
+
+
+def test_plateaus_hand_over_to_tpe():
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    opt = make_optimizer("auto", space, seed=0, budget=50, plateau_share=0.8)
+    values = _loop(opt, _steps, 12)
+    choices = [o.attrs["auto_choice"] for o in opt.observations]
+    n = choices.count("cobyla")
+    assert n <= 10 and choices == ["cobyla"] * n + ["tpe"] * (12 - n)
+    assert len(set(values[:n])) <= 0.8 * n
+    assert "plateaus (few distinct losses): TPE" in opt.reason
+    assert len(opt.inner.observations) == 12
+    # without the rule the same run goes on to BaMSOO
+    off = make_optimizer("auto", space, seed=0, budget=50)
+    _loop(off, _steps, 12)
+    assert off.observations[-1].attrs["auto_choice"] == "bamsoo"
+
+
+def test_a_flat_start_that_converges_early_hands_over_to_tpe():
+    space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
+    opt = make_optimizer("auto", space, seed=0, budget=50, plateau_share=0.8)
+    _loop(opt, lambda p: 1.0, 11)  # COBYLA converges after a few points, all equal
+    choices = [o.attrs["auto_choice"] for o in opt.observations]
+    n = choices.count("cobyla")
+    assert 4 <= n < 10 and choices == ["cobyla"] * n + ["tpe"] * (11 - n)
+
+
+def test_distinct_losses_keep_bamsoo_with_the_plateau_rule():
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    opt = make_optimizer("auto", space, seed=0, budget=30, plateau_share=0.8)
+    _loop(opt, _bowl, 30)
+    assert opt.choice == "bamsoo" and "plateaus" not in opt.reason
+
+
+@pytest.mark.parametrize("stop", [5, 10, 11, 15])
+def test_replay_reproduces_a_plateau_run(stop):
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    kw = dict(seed=2, budget=30, plateau_share=0.8)
+    a = make_optimizer("auto", space, **kw)
+    _loop(a, _steps, stop)
+    b = make_optimizer("auto", space, **kw)
+    for o in a.observations:
+        b.tell_not_asked(o.params, o.value, o.attrs)
+    assert b.choice == a.choice
+    assert _loop(a, _steps, 4) == _loop(b, _steps, 4)
+    assert a.choice == b.choice == "tpe"

@@ -58,6 +58,8 @@ LOCAL_MAX_FRACTION = 0.5
 #: "improves": its best loss fell, over its last ``dim + 1`` evaluations, by more than this
 #: share of the range of its losses
 LOCAL_TOL = 1e-3
+#: see ``plateau_share`` of :class:`AutoOptimizer` (``None``: the rule is off)
+PLATEAU_SHARE: float | None = None
 _LOCAL = "cobyla"
 
 
@@ -101,6 +103,15 @@ class AutoOptimizer(BaseOptimizer):
         stall_min: the smallest stall window, in evaluations (default 10).
         local_start: COBYLA evaluations from the centre before BaMSOO (real variables only);
             ``None`` (default): :func:`local_start_size`; ``0``: none.
+        local_max_fraction: COBYLA goes on after ``local_start`` while it improves, for at
+            most this share of the budget (default :data:`LOCAL_MAX_FRACTION`).
+        local_tol: "improves": its best loss fell, over its last ``dim + 1`` evaluations, by
+            more than this share of the range of its losses (default :data:`LOCAL_TOL`;
+            ``0``: any decrease; ``None``: no such test, COBYLA runs until it converges).
+        plateau_share: when, after the COBYLA start's first ``local_start`` evaluations, at
+            most this share of its losses are distinct values (a quantized metric such as an
+            error rate on a small validation set: plateaus that stall COBYLA and BaMSOO),
+            hand over to TPE instead; ``None``: never (default :data:`PLATEAU_SHARE`).
         seed: seed of the chosen optimizers.
     """
 
@@ -120,6 +131,9 @@ class AutoOptimizer(BaseOptimizer):
         stall_fraction: float | None = None,
         stall_min: int = 10,
         local_start: int | None = None,
+        local_max_fraction: float = LOCAL_MAX_FRACTION,
+        local_tol: float | None = LOCAL_TOL,
+        plateau_share: float | None = PLATEAU_SHARE,
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
@@ -143,6 +157,17 @@ class AutoOptimizer(BaseOptimizer):
             raise ValueError(f"local_start must be a non-negative integer or None, got "
                              f"{local_start!r}")
         self.local_start = None if local_start is None else int(local_start)
+        if not isinstance(local_max_fraction, (int, float)) or not 0 < local_max_fraction <= 1:
+            raise ValueError(f"local_max_fraction must be in (0, 1], got {local_max_fraction!r}")
+        if local_tol is not None and (
+                not isinstance(local_tol, (int, float)) or not 0 <= local_tol < 1):
+            raise ValueError(f"local_tol must be in [0, 1), got {local_tol!r}")
+        if plateau_share is not None and (
+                not isinstance(plateau_share, (int, float)) or not 0 < plateau_share < 1):
+            raise ValueError(f"plateau_share must be in (0, 1) or None, got {plateau_share!r}")
+        self.local_max_fraction = float(local_max_fraction)
+        self.local_tol = None if local_tol is None else float(local_tol)
+        self.plateau_share = None if plateau_share is None else float(plateau_share)
         self.choice, kwargs, self.reason = choose(
             space, budget=self.budget, n_workers=self.n_workers, noisy=noisy
         )
@@ -150,7 +175,8 @@ class AutoOptimizer(BaseOptimizer):
              if local_start is None else int(local_start) if self.choice == "bamsoo" else 0)
         self._n_local = k  # COBYLA evaluations before the first choice (0: none)
         # most COBYLA evaluations while it keeps improving
-        self._n_local_max = max(k, int(LOCAL_MAX_FRACTION * (self.budget or 5 * LOCAL_START)))
+        self._n_local_max = max(k, int(self.local_max_fraction
+                                       * (self.budget or 5 * LOCAL_START)))
         self._local: list[float] = []  # losses of COBYLA's points, in order
         self._local_asked = 0  # COBYLA's points told (failed ones included)
         self._local_failed = False
@@ -188,6 +214,8 @@ class AutoOptimizer(BaseOptimizer):
             return None
         if self._pending:
             return []
+        if self._plateaus():
+            return None  # _hand_over starts TPE
         if not self._local_failed and (
                 self._local_asked < self._n_local
                 or self._local_asked < self._n_local_max and self._local_improving()):
@@ -200,14 +228,31 @@ class AutoOptimizer(BaseOptimizer):
     def _local_improving(self) -> bool:
         """COBYLA's best loss fell, over its last ``dim + 1`` evaluations, by more than
         :data:`LOCAL_TOL` of the range of its losses (``False`` with too few points to say)."""
+        if self.local_tol is None:
+            return True
         m = self.space.dim + 1
         v = self._local
         if len(v) <= m:
             return False
-        return min(v) < min(v[:-m]) - LOCAL_TOL * (max(v) - min(v))
+        return min(v) < min(v[:-m]) - self.local_tol * (max(v) - min(v))
+
+    def _plateaus(self, final: bool = False) -> bool:
+        """The start's first ``local_start`` losses hold at most ``plateau_share`` distinct
+        values: checked once they are all in or, ``final``, when the start ends early (COBYLA
+        converges at once on a flat metric) with at least ``dim + 2`` of them; ``False`` when
+        the rule is off."""
+        if self.plateau_share is None or not self._n_local:
+            return False
+        first = self._local[: self._n_local]
+        if len(first) < (min(self._n_local, self.space.dim + 2) if final else self._n_local):
+            return False
+        return len(set(first)) <= self.plateau_share * len(first)
 
     def _hand_over(self, told: Sequence[Observation]) -> None:
         """Start the first choice, told every observation so far (COBYLA's included)."""
+        if self._plateaus(final=True) and self._first[0] != "tpe":
+            self._first = ("tpe", {})
+            self.reason += "; plateaus (few distinct losses): TPE"
         name, kwargs = self._first
         if self.budget is not None and "budget" in kwargs:  # COBYLA's points (pending too)
             spent = self._local_asked + sum(
@@ -307,7 +352,8 @@ class AutoOptimizer(BaseOptimizer):
     def _config(self) -> dict[str, Any]:
         return {"budget": self.budget, "n_workers": self.n_workers, "noisy": self.noisy,
                 "stall_fraction": self.stall_fraction, "stall_min": self.stall_min,
-                "local_start": self.local_start}
+                "local_start": self.local_start, "local_max_fraction": self.local_max_fraction,
+                "local_tol": self.local_tol, "plateau_share": self.plateau_share}
 
 
 def _build(name: str, space: SearchSpace, seed: int | None, kwargs: dict[str, Any]) -> Any:
