@@ -70,7 +70,9 @@ def test_local_start_size_rule():
 
 def test_cobyla_from_the_centre_then_bamsoo_told_every_point():
     space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
-    opt = make_optimizer("auto", space, seed=0, budget=50)
+    # the settings before COBYLA ran until it converges: at most half the budget
+    opt = make_optimizer("auto", space, seed=0, budget=50, local_max_fraction=0.5,
+                         local_tol=1e-3)
     assert opt.choice == "cobyla" and opt.inner is None
     assert "COBYLA from the centre (10+ evaluations), then BaMSOO" in opt.reason
     while opt.choice == "cobyla":
@@ -90,9 +92,17 @@ def test_cobyla_from_the_centre_then_bamsoo_told_every_point():
     assert opt.get_config()["local_start"] is None
 
 
+def test_by_default_cobyla_runs_while_it_has_not_converged():
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    _loop(opt, _bowl, 50)  # the bowl's minimum is inside: COBYLA keeps making progress
+    assert [o.attrs["auto_choice"] for o in opt.observations] == ["cobyla"] * 50
+    assert min(o.value for o in opt.observations) < 1e-8
+
+
 def test_cobyla_hands_over_when_it_converges():
     space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
-    opt = make_optimizer("auto", space, seed=0, budget=50)
+    opt = make_optimizer("auto", space, seed=0, budget=50, plateau_share=None)
     _loop(opt, lambda p: 1.0, 11)  # a flat loss: COBYLA's trust region shrinks to nothing
     choices = [o.attrs["auto_choice"] for o in opt.observations]
     n = choices.index("bamsoo")
@@ -101,7 +111,7 @@ def test_cobyla_hands_over_when_it_converges():
 
 def test_cobyla_goes_on_only_while_it_improves():
     space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
-    opt = make_optimizer("auto", space, seed=0, budget=50)
+    opt = make_optimizer("auto", space, seed=0, budget=50, local_tol=1e-3)
     opt._local = [5.0, 4.0, 3.0, 2.0, 1.0]
     assert opt._local_improving()  # fell by 3 over the last 3 (range 4)
     opt._local = [5.0, 1.0, 1.0, 1.0, 1.0 - 1e-4]
@@ -143,7 +153,8 @@ def test_replay_reproduces_the_run_across_the_handover(stop):
 
 def test_warm_start_points_reach_bamsoo_at_the_handover():
     space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
-    opt = make_optimizer("auto", space, seed=0, budget=50, local_start=3)
+    opt = make_optimizer("auto", space, seed=0, budget=50, local_start=3, plateau_share=None,
+                         local_tol=1e-3)
     opt.tell_not_asked({"a": 0.1, "b": 0.2}, 0.5)
     assert opt.recommend() == {"a": 0.1, "b": 0.2}
     _loop(opt, lambda p: 1.0, 4)
@@ -227,7 +238,7 @@ def test_plateaus_hand_over_to_tpe():
     assert "plateaus (few distinct losses): TPE" in opt.reason
     assert len(opt.inner.observations) == 12
     # without the rule the same run goes on to BaMSOO
-    off = make_optimizer("auto", space, seed=0, budget=50)
+    off = make_optimizer("auto", space, seed=0, budget=50, plateau_share=None)
     _loop(off, _steps, 12)
     assert off.observations[-1].attrs["auto_choice"] == "bamsoo"
 
@@ -243,7 +254,7 @@ def test_a_flat_start_that_converges_early_hands_over_to_tpe():
 
 def test_distinct_losses_keep_bamsoo_with_the_plateau_rule():
     space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
-    opt = make_optimizer("auto", space, seed=0, budget=30, plateau_share=0.8)
+    opt = make_optimizer("auto", space, seed=0, budget=30, plateau_share=0.8, local_tol=1e-3)
     _loop(opt, _bowl, 30)
     assert opt.choice == "bamsoo" and "plateaus" not in opt.reason
 
@@ -259,4 +270,54 @@ def test_replay_reproduces_a_plateau_run(stop):
         b.tell_not_asked(o.params, o.value, o.attrs)
     assert b.choice == a.choice
     assert _loop(a, _steps, 4) == _loop(b, _steps, 4)
-    assert a.choice == b.choice == "tpe"
+    assert a.choice == b.choice
+    if stop >= 10:
+        assert a.choice == "tpe"
+
+
+def test_points_outside_the_box_bounce_back_as_in_nevergrad():
+    import numpy as np
+
+    from llmhpo.optimizers._local import bounce
+
+    x = bounce(np.array([-0.1, 0.5, 1.2, 1.0, 2.5]))
+    assert x == pytest.approx([0.1, 0.5, 0.8, 1.0, 0.0])  # reflected once, then clipped
+
+
+def test_cobyla_start_follows_nevergrad_where_steps_leave_the_box():
+    """An optimum outside the box: COBYLA's steps cross the border; NGOpt bounces them back
+    (an earlier version clipped them and left NGOpt's path at the seventh point here)."""
+    ng = pytest.importorskip("nevergrad")
+    import numpy as np
+
+    def corner(p):
+        return (p["a"] - 6.0) ** 2 + 3.0 * (p["b"] - 11.0) ** 2 + p["a"] * p["b"] / 10
+
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    param = ng.p.Dict(a=ng.p.Scalar(lower=-5, upper=5), b=ng.p.Scalar(lower=0, upper=10))
+    param.random_state = np.random.RandomState(0)
+    peer = ng.optimizers.NGOpt(parametrization=param, budget=50, num_workers=1)
+    opt = make_optimizer("auto", space, seed=0, budget=50, local_max_fraction=1.0,
+                         local_tol=None)
+    for _ in range(12):  # the same points until the trust region is small (tiny rounding
+        c, s = peer.ask(), opt.ask(1)[0]  # differences then lead them apart)
+        assert s.attrs["auto_choice"] == "cobyla"
+        assert [s.params["a"], s.params["b"]] == pytest.approx([c.value["a"], c.value["b"]],
+                                                               abs=1e-6)
+        peer.tell(c, corner(c.value))
+        opt.tell(s, corner(s.params))
+
+
+def test_a_large_real_space_starts_at_the_centre_then_tpe():
+    space = SearchSpace([Float(f"x{i}", -1, 3) for i in range(10)])
+    opt = make_optimizer("auto", space, seed=0, budget=50)
+    assert "10 variables: the centre, then TPE" in opt.reason
+    values = _loop(opt, lambda p: sum((v - 2) ** 2 for v in p.values()), 5)
+    assert opt.observations[0].params == {f"x{i}": 1.0 for i in range(10)}
+    assert opt.choice == "tpe" and len(opt.inner.observations) == 5
+    assert values[0] == 10.0
+    # not with several workers, a given local_start, or discrete variables
+    assert make_optimizer("auto", space, seed=0, budget=50, n_workers=2).choice == "tpe"
+    assert make_optimizer("auto", space, seed=0, budget=50, local_start=0).choice == "tpe"
+    mixed = SearchSpace([Float("a", 0, 1), Int("n", 1, 9)])
+    assert make_optimizer("auto", mixed, seed=0, budget=50).choice == "tpe"

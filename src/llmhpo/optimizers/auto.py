@@ -9,16 +9,20 @@ The rules come from what ``llmhpo bench`` measured (docs/bench.md, "Which optimi
   a **COBYLA start, then BaMSOO**. BaMSOO alone had the best or a tied-best mean rank on the
   de-biased suite at 30 and 50 evaluations but was significantly behind Nevergrad's NGOpt
   (COBYLA from the centre) at 10. So COBYLA (SciPy's, with Nevergrad's settings: see
-  :mod:`llmhpo.optimizers._local`) runs the first :data:`LOCAL_START` evaluations and goes on
-  while it improves (its best loss fell, over its last ``dim + 1`` evaluations, by more than
-  :data:`LOCAL_TOL` of the range of its losses), for at most :data:`LOCAL_MAX_FRACTION` of
-  the budget; BaMSOO then gets the rest of the budget, told every point so far. Measured on
-  the de-biased suite (docs/optimizers/auto.md): the lowest mean rank at 10 and tied-best at
-  30 and 50. A fixed hand-over after 10 evaluations was significantly behind the best at 30.
-  With several workers (``n_workers > 1``, or a batch asked) COBYLA, which is sequential, is
-  skipped.
+  :mod:`llmhpo.optimizers._local`) runs first, at least :data:`LOCAL_START` evaluations and
+  then until it converges (:data:`LOCAL_MAX_FRACTION`, :data:`LOCAL_TOL`); BaMSOO then gets
+  the rest of the budget, told every point so far. **Plateaus**: when at most
+  :data:`PLATEAU_SHARE` of COBYLA's first :data:`LOCAL_START` losses are distinct values (a
+  quantized metric, such as a cross-validated error on a small dataset), TPE takes over
+  instead of BaMSOO. Measured (docs/optimizers/auto.md): the lowest or a tied-best mean rank
+  at 10, 30 and 50 on the de-biased suite and on the ML suite; the shorter start (at most
+  half the budget while it improves, no plateau rule) was significantly behind the best on
+  the ML suite at 30 and 50. With several workers (``n_workers > 1``, or a batch asked)
+  COBYLA, which is sequential, is skipped.
 * otherwise (integers, powers of two, ordinals, categoricals, or a higher dimension): **TPE**
   (the best mean rank on the ML suite at 30 and 50 evaluations, where spaces mix integers).
+  On an all-real space above :data:`MAX_DIM_TREE` dimensions, with one worker, the centre of
+  the box is evaluated first (COBYLA's first point), then TPE goes on told that point.
 * **fallback**: when the first choice is exhausted (SOO's tree or MADS' mesh used up, its
   budget spent before the study's), ``auto`` goes on with TPE, told every observation so
   far. An optional stall rule (``stall_fraction``) also switches when the best loss has not
@@ -45,7 +49,7 @@ from llmhpo.space import SearchSpace
 
 __all__ = [
     "AutoOptimizer", "choose", "local_start_size", "LOCAL_START", "LOCAL_MAX_FRACTION",
-    "LOCAL_TOL", "MAX_DIM_TREE",
+    "LOCAL_TOL", "MAX_DIM_TREE", "PLATEAU_SHARE",
 ]
 
 #: the largest dimension the bench measured BaMSOO on (rosenbrock5, ackley5, styblinski_tang5
@@ -54,12 +58,13 @@ MAX_DIM_TREE = 6
 #: COBYLA evaluations from the centre before BaMSOO takes over (the bench's first checkpoint)
 LOCAL_START = 10
 #: COBYLA goes on after :data:`LOCAL_START` while it improves, up to this share of the budget
-LOCAL_MAX_FRACTION = 0.5
+LOCAL_MAX_FRACTION = 1.0
 #: "improves": its best loss fell, over its last ``dim + 1`` evaluations, by more than this
-#: share of the range of its losses
-LOCAL_TOL = 1e-3
+#: share of the range of its losses; ``None`` (the default): no such test, COBYLA runs until
+#: it converges (its trust region below 1e-6 of a range), a failure, or the budget
+LOCAL_TOL: float | None = None
 #: see ``plateau_share`` of :class:`AutoOptimizer` (``None``: the rule is off)
-PLATEAU_SHARE: float | None = None
+PLATEAU_SHARE: float | None = 0.6
 _LOCAL = "cobyla"
 
 
@@ -104,10 +109,11 @@ class AutoOptimizer(BaseOptimizer):
         local_start: COBYLA evaluations from the centre before BaMSOO (real variables only);
             ``None`` (default): :func:`local_start_size`; ``0``: none.
         local_max_fraction: COBYLA goes on after ``local_start`` while it improves, for at
-            most this share of the budget (default :data:`LOCAL_MAX_FRACTION`).
+            most this share of the budget (default :data:`LOCAL_MAX_FRACTION`, the whole
+            budget).
         local_tol: "improves": its best loss fell, over its last ``dim + 1`` evaluations, by
-            more than this share of the range of its losses (default :data:`LOCAL_TOL`;
-            ``0``: any decrease; ``None``: no such test, COBYLA runs until it converges).
+            more than this share of the range of its losses (``0``: any decrease; ``None``,
+            the default :data:`LOCAL_TOL`: no such test, COBYLA runs until it converges).
         plateau_share: when, after the COBYLA start's first ``local_start`` evaluations, at
             most this share of its losses are distinct values (a quantized metric such as an
             error rate on a small validation set: plateaus that stall COBYLA and BaMSOO),
@@ -173,10 +179,14 @@ class AutoOptimizer(BaseOptimizer):
         )
         k = (local_start_size(self.choice, space.dim, self.budget, self.n_workers)
              if local_start is None else int(local_start) if self.choice == "bamsoo" else 0)
-        self._n_local = k  # COBYLA evaluations before the first choice (0: none)
         # most COBYLA evaluations while it keeps improving
-        self._n_local_max = max(k, int(self.local_max_fraction
-                                       * (self.budget or 5 * LOCAL_START)))
+        k_max = max(k, int(self.local_max_fraction * (self.budget or 5 * LOCAL_START)))
+        centre = (local_start is None and self.choice == "tpe" and not noisy
+                  and self.n_workers == 1 and set(space.kinds) <= {"real"})
+        if centre:  # TPE on a large real space: COBYLA's first point (the centre) only
+            k = k_max = 1
+        self._n_local = k  # COBYLA evaluations before the first choice (0: none)
+        self._n_local_max = k_max
         self._local: list[float] = []  # losses of COBYLA's points, in order
         self._local_asked = 0  # COBYLA's points told (failed ones included)
         self._local_failed = False
@@ -184,8 +194,10 @@ class AutoOptimizer(BaseOptimizer):
         self._first = (self.choice, kwargs)
         self._inner: Any = None
         if k:
-            self.reason = self.reason.replace(
-                ": BaMSOO", f": COBYLA from the centre ({k}+ evaluations), then BaMSOO")
+            self.reason = (self.reason.replace(": TPE", ": the centre, then TPE") if centre
+                           else self.reason.replace(
+                               ": BaMSOO", f": COBYLA from the centre ({k}+ evaluations), "
+                                           "then BaMSOO"))
             self.choice = _LOCAL
         else:
             self._inner = _build(self.choice, space, seed, kwargs)
