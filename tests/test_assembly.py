@@ -83,12 +83,12 @@ def test_cli_run_with_another_optimizer_is_one_error_line(tmp_path, capsys):
     assert main(["run", str(path), "--optimizer", "lhs", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("llmhpo: error: study 'r' was created with "
-                                                "optimizer 'random'")
+                                                "optimizer 'auto'")
     assert main(["run", str(path), "--optimizer", "lhs", "--budget", "3", "--quiet",
                  "--switch-optimizer"]) == 0
     capsys.readouterr()
     assert main(["status", str(path)]) == 0
-    assert "optimizer lhs (switched from random at trial 2)" in capsys.readouterr().out
+    assert "optimizer lhs (switched from auto at trial 2)" in capsys.readouterr().out
     db = str(tmp_path / "r.db")
     assert main(["report", db, "--study-name", "r"]) == 0  # one spelling in every command
     assert main(["best", db, "--study-name", "r"]) == 0

@@ -18,7 +18,7 @@ def test_defaults_of_a_minimal_config():
     assert cfg.study_name == "llmhpo-study"
     assert cfg.storage == "sqlite:///llmhpo.db"
     assert cfg.direction is None and cfg.metric is None
-    assert cfg.optimizer == {"name": "random"}
+    assert cfg.optimizer == {"name": "auto"}
     assert cfg.execution == ExecutionConfig(n_workers=1, executor=None, trial_timeout=None)
     assert cfg.space is None and cfg.warm_start is None
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -100,7 +100,7 @@ class RunConfig:
     metric: str | None = None
     budget: int = 20
     seed: int = 0
-    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "random"})
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "auto"})
     space: Any = None
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     warm_start: Any = None
@@ -167,7 +167,7 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
             "the config needs an 'objective' (e.g. {type: synthetic, name: branin})"
         )
     kw = dict(data)
-    optimizer = kw.get("optimizer", {"name": "random"})
+    optimizer = kw.get("optimizer", {"name": "auto"})
     if isinstance(optimizer, str):
         optimizer = {"name": optimizer}
     if not isinstance(optimizer, Mapping) or "name" not in optimizer:

@@ -42,7 +42,8 @@ def test_resuming_with_another_optimizer_is_an_error(xy_space, db_url):
     msg = str(err.value)
     assert "'random'" in msg and "'lhs'" in msg and "switch" in msg
     with pytest.raises(InvalidConfigError, match="seed: stored 0, given 5"):
-        create_study(xy_space, storage=db_url, study_name="s", budget=3, seed=5)
+        create_study(xy_space, optimizer="random", storage=db_url, study_name="s", budget=3,
+                     seed=5)
     assert load_study("s", db_url).optimizer_config == {"name": "random", "seed": 0}
 
 
@@ -97,3 +98,15 @@ def test_a_parameter_added_to_an_optimizer_later_is_not_a_switch(xy_space, db_ur
     with pytest.raises(InvalidConfigError, match="k: stored 3, given 2"):
         create_study(xy_space, optimizer="soo", storage=db_url, study_name="s", budget=3,
                      optimizer_kwargs={"k": 2})
+
+
+def test_auto_is_the_default_optimizer_of_the_api_and_of_a_config(xy_space):
+    """``auto`` won or tied every suite of the bench (docs/bench.md), so it is the default."""
+    from llmhpo.config import load_config
+
+    study = create_study(xy_space, budget=12)
+    cfg = study.optimizer_config
+    assert cfg["name"] == "auto" and cfg["budget"] == 12  # the budget reaches it
+    assert type(study.optimizer).__name__ == "AutoOptimizer"
+    run = load_config({"objective": {"type": "synthetic", "name": "branin"}})
+    assert run.optimizer == {"name": "auto"}

@@ -109,7 +109,9 @@ def pool2():
 
 
 def test_process_executor_runs_trials_in_parallel(xy_space, db_url, pool2):
-    study = create_study(xy_space, budget=4, storage=db_url, study_name="p")
+    # random search: every ask fills both workers (auto's BaMSOO starts with one point)
+    study = create_study(xy_space, optimizer="random", budget=4, storage=db_url,
+                         study_name="p")
     study.optimize(objs.slow, executor=pool2)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4

@@ -63,7 +63,7 @@ class PendingTrial:
 def create_study(
     space: SearchSpace | Mapping[str, Any] | str,
     *,
-    optimizer: str | BaseOptimizer = "random",
+    optimizer: str | BaseOptimizer = "auto",
     optimizer_kwargs: Mapping[str, Any] | None = None,
     direction: str = "minimize",
     metric: str | None = None,
@@ -78,7 +78,8 @@ def create_study(
 
     Args:
         space: a :class:`SearchSpace`, its dict form, or the name of a preset.
-        optimizer: an optimizer name (see :data:`llmhpo.optimizers.OPTIMIZERS`) or instance.
+        optimizer: an optimizer name (see :data:`llmhpo.optimizers.OPTIMIZERS`) or instance;
+            default ``"auto"`` (docs/optimizers/auto.md, chosen from ``llmhpo bench``).
         optimizer_kwargs: the optimizer's own parameters when ``optimizer`` is a name. An
             optimizer that takes the study budget (``capabilities.budget_param``: SOO,
             BaMSOO, MADS, LHS) gets ``budget`` unless set here.
