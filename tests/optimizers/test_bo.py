@@ -372,3 +372,27 @@ def test_fast_fit_option_replays_and_reaches_branins_optimum():
     for o in opt.observations:
         fresh.tell_not_asked(o.params, o.value, o.attrs)
     assert fresh.ask(1)[0].params == opt.ask(1)[0].params
+
+
+def test_min_noise_lowers_the_noise_bound_of_both_fits():
+    pytest.importorskip("botorch")
+    from llmhpo.optimizers._gp_model import fit_gp
+
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 2))
+    y = np.sin(6 * x[:, 0]) + x[:, 1] ** 2  # deterministic: the fit wants the smallest noise
+    for fast in (False, True):
+        default = fit_gp(x, y, seed=0, fast_fit=fast)
+        low = fit_gp(x, y, seed=0, fast_fit=fast, min_noise=1e-6)
+        assert low.likelihood.noise_covar.raw_noise_constraint.lower_bound.item() == (
+            pytest.approx(1e-6))
+        assert float(default.likelihood.noise) >= 1e-4
+        assert float(low.likelihood.noise) < 1e-4  # below BoTorch's bound
+    f = get_function("branin")
+    opt = GPOptimizer(f.space(), seed=0, n_init=4, raw_samples=32, num_restarts=2,
+                      min_noise=1e-6)
+    assert opt.get_config()["min_noise"] == 1e-6
+    assert "min_noise" not in GPOptimizer(f.space(), seed=0).get_config()
+    for bad in (0, -1e-6, 1e-3, True, "1e-6"):
+        with pytest.raises(Exception, match="min_noise"):
+            GPOptimizer(f.space(), seed=0, min_noise=bad)

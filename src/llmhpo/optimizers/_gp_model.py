@@ -73,6 +73,7 @@ def fit_gp(
     optimize: bool = True,
     lbfgs: dict[str, Any] | None = None,
     fast_fit: bool = False,
+    min_noise: float | None = None,
 ) -> Any:
     """Fit BoTorch's ``SingleTaskGP`` (its default Matern-5/2 ARD kernel).
 
@@ -96,6 +97,12 @@ def fit_gp(
             (:mod:`llmhpo.optimizers._gp_fit`: the same objective and bounds, scipy's
             L-BFGS-B, no gpytorch in the loop) instead of ``fit_gpytorch_mll``; falls back
             to ``fit_gpytorch_mll`` if that run fails. Only without ``noise``.
+        min_noise: the lower bound of the inferred noise variance (of the standardized
+            outcomes); ``None``: BoTorch's (1e-4). A smaller bound lets the GP interpolate a
+            deterministic objective more closely (Optuna's GPSampler uses 1e-6), with
+            Optuna's Gamma(1.1, 30) prior on the noise instead of BoTorch's LogNormal(-4, 1)
+            (``fast_fit`` does not cover that prior: ``fit_gpytorch_mll`` runs). Only
+            without ``noise``.
 
     Returns:
         The fitted model in eval mode, its parameters frozen (``requires_grad`` off); its
@@ -126,7 +133,20 @@ def fit_gp(
         if noise is not None:
             scale = float(np.var(y)) if y.size > 1 and np.var(y) > 0 else 1.0
             yvar = torch.full_like(train_y, noise * scale)
-        model = SingleTaskGP(train_x, train_y, train_Yvar=yvar, outcome_transform=Standardize(m=1))
+        likelihood = None
+        if min_noise is not None and noise is None:
+            from gpytorch.constraints import GreaterThan
+            from gpytorch.likelihoods import GaussianLikelihood
+            from gpytorch.priors import GammaPrior
+
+            # Optuna's GPSampler's noise prior, Gamma(1.1, rate 30): nearly exponential, so
+            # a deterministic objective can pull the noise down to the bound. BoTorch's
+            # LogNormal(-4, 1) keeps it near 5e-3 on such data whatever the bound.
+            prior = GammaPrior(1.1, 30.0)
+            likelihood = GaussianLikelihood(noise_prior=prior, noise_constraint=GreaterThan(
+                float(min_noise), transform=None, initial_value=1e-2))
+        model = SingleTaskGP(train_x, train_y, train_Yvar=yvar, likelihood=likelihood,
+                             outcome_transform=Standardize(m=1))
         if init:
             own = model.state_dict()
             usable = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}

@@ -114,6 +114,10 @@ class GPOptimizer(BaseOptimizer):
             L-BFGS-B (:mod:`llmhpo.optimizers._gp_fit`: the same objective, priors and bounds
             as BoTorch's ``fit_gpytorch_mll``, which it falls back to on failure; the same
             optimum on the test GPs, 2-3x less CPU). ``False`` (default): ``fit_gpytorch_mll``.
+        min_noise: lower bound of the inferred noise variance of the standardized outcomes
+            (``None``: BoTorch's 1e-4; at most 1e-4). Optuna's GPSampler uses 1e-6; a lower
+            bound lets the GP interpolate a deterministic objective closely. Measured in
+            ``benchmarks/bo_cost.py`` (docs/optimizers/bo.md).
         refit_schedule: the older spelling: ``True`` is ``fit="schedule"``, ``False`` is
             ``fit="full"``.
         init: ``"lhs"`` (default) or ``"llm"``: the initial points come from an LLM
@@ -140,6 +144,7 @@ class GPOptimizer(BaseOptimizer):
         refit_schedule: bool | None = None,
         fast_posterior: bool = False,
         fast_fit: bool = False,
+        min_noise: float | None = None,
         init: str = "lhs",
         llm: dict[str, Any] | None = None,
         seed: int | None = None,
@@ -181,6 +186,11 @@ class GPOptimizer(BaseOptimizer):
         self.fit = fit or DEFAULT_FIT
         self.fast_posterior = check_bool("optimizer.fast_posterior", fast_posterior)
         self.fast_fit = check_bool("optimizer.fast_fit", fast_fit)
+        if min_noise is not None and (
+                isinstance(min_noise, bool) or not isinstance(min_noise, (int, float))
+                or not 0 < min_noise <= 1e-4):
+            raise bad_value("optimizer.min_noise", min_noise, "a number in (0, 1e-4] or null")
+        self.min_noise = None if min_noise is None else float(min_noise)
         # (schedule point, hyperparameters optimized on that many successes)
         self._hyper: tuple[int, dict[str, Any]] | None = None
 
@@ -248,16 +258,15 @@ class GPOptimizer(BaseOptimizer):
         x_ok = np.array([o.x for o in ok])
         y_ok = -np.array([o.value for o in ok], dtype=float)  # the GP models -loss
         if self.fit == "full":
-            model = fit_gp(x_ok, y_ok, seed=derive_seed(self.seed, 1, n), fast_fit=self.fast_fit)
+            model = self._fit_gp(x_ok, y_ok, seed=derive_seed(self.seed, 1, n))
         elif self.fit == "warm":
             model = self._warm_chain(x_ok, y_ok)
         else:
             m = schedule_point(len(ok))
             if self._hyper is None or self._hyper[0] != m:
-                fitted = fit_gp(x_ok[:m], y_ok[:m], seed=derive_seed(self.seed, 1, m),
-                                fast_fit=self.fast_fit)
+                fitted = self._fit_gp(x_ok[:m], y_ok[:m], seed=derive_seed(self.seed, 1, m))
                 self._hyper = (m, hyperparameters(fitted))
-            model = fit_gp(x_ok, y_ok, init=self._hyper[1], optimize=False)
+            model = self._fit_gp(x_ok, y_ok, init=self._hyper[1], optimize=False)
         self._model_cache = (n, model)
         return model
 
@@ -269,16 +278,16 @@ class GPOptimizer(BaseOptimizer):
         k, fitted = len(y_ok), None
         start = max(_MIN_SUCCESSES, min(k, self.n_init))
         if self._hyper is None or self._hyper[0] > k or self._hyper[0] < start:
-            fitted = fit_gp(x_ok[:start], y_ok[:start], seed=derive_seed(self.seed, 1, start),
-                            fast_fit=self.fast_fit)
+            fitted = self._fit_gp(x_ok[:start], y_ok[:start],
+                                  seed=derive_seed(self.seed, 1, start))
             self._hyper = (start, hyperparameters(fitted))
         while self._hyper[0] < k:
             j = self._hyper[0] + 1
-            fitted = fit_gp(x_ok[:j], y_ok[:j], init=self._hyper[1], lbfgs=_WARM_LBFGS,
-                            seed=derive_seed(self.seed, 1, j), fast_fit=self.fast_fit)
+            fitted = self._fit_gp(x_ok[:j], y_ok[:j], init=self._hyper[1], lbfgs=_WARM_LBFGS,
+                                  seed=derive_seed(self.seed, 1, j))
             self._hyper = (j, hyperparameters(fitted))
         if fitted is None:
-            fitted = fit_gp(x_ok, y_ok, init=self._hyper[1], optimize=False)
+            fitted = self._fit_gp(x_ok, y_ok, init=self._hyper[1], optimize=False)
         return fitted
 
     def _acq_model(self, gp: Any) -> Any:
@@ -401,6 +410,10 @@ class GPOptimizer(BaseOptimizer):
     def _key(self, x: np.ndarray) -> tuple[Any, ...]:
         return self.space.key(self.space.decode(np.clip(x, 0.0, 1.0)))
 
+    def _fit_gp(self, *args: Any, **kwargs: Any) -> Any:
+        """:func:`fit_gp` with this optimizer's ``fast_fit`` and ``min_noise``."""
+        return fit_gp(*args, fast_fit=self.fast_fit, min_noise=self.min_noise, **kwargs)
+
     def _config(self) -> dict[str, Any]:
         return {
             "n_init": self.n_init,
@@ -412,5 +425,6 @@ class GPOptimizer(BaseOptimizer):
             "fit": self.fit,
             "fast_posterior": self.fast_posterior,
             "fast_fit": self.fast_fit,
+            **({"min_noise": self.min_noise} if self.min_noise is not None else {}),
             **({"init": "llm", "llm": self.llm_options} if self.init == "llm" else {}),
         }
