@@ -20,7 +20,9 @@ XY = SearchSpace([Float("x", 0.0, 1.0), Float("y", 0.0, 1.0)])
 
 
 def test_two_process_workers_run_trials_at_the_same_time(db_url):
-    study = create_study(XY, storage=db_url, study_name="par", budget=6, seed=0)
+    # random search fills both workers at every ask (auto's BaMSOO starts with one point)
+    study = create_study(XY, optimizer="random", storage=db_url, study_name="par", budget=6,
+                         seed=0)
     with ProcessExecutor(2) as ex:
         study.optimize(pid_after_sleep, executor=ex)
     trials = study.trials

@@ -96,7 +96,8 @@ def test_lora_study_records_curves_and_a_pruned_trial(tiny_model_dir, tmp_path):
     obj = LoRAObjective(tiny_config(tiny_model_dir, train={"steps": 4, "eval_every": 1},
                                     eval={"accuracy": "none"}))
     space = SearchSpace([Categorical("learning_rate", [0.01, 1e-6])])
-    study = create_study(space, seed=1, metric="val_loss",  # seed 1: 0.01 first, then 1e-6
+    study = create_study(space, optimizer="random", seed=1,  # seed 1: 0.01 first, then 1e-6
+                         metric="val_loss",
                          storage=f"sqlite:///{tmp_path / 's.db'}", study_name="lora", budget=2)
     study.optimize(obj, workdir=tmp_path / "work",
                    scheduler={"name": "median", "n_startup_trials": 1})
