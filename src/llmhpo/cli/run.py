@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", help="database URL, e.g. sqlite:///runs/study.db")
     p.add_argument("--study-name", dest="study_name")
     p.add_argument("--seed", type=int)
-    p.add_argument("--optimizer", help="optimizer name (overrides the config)")
+    p.add_argument("--optimizer", help="optimizer name (overrides the config; a config without "
+                   "one uses auto)")
     p.add_argument(
         "--switch-optimizer", action="store_true",
         help="resume an existing study with another optimizer configuration (recorded with "
