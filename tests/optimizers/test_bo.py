@@ -396,3 +396,31 @@ def test_min_noise_lowers_the_noise_bound_of_both_fits():
     for bad in (0, -1e-6, 1e-3, True, "1e-6"):
         with pytest.raises(Exception, match="min_noise"):
             GPOptimizer(f.space(), seed=0, min_noise=bad)
+
+
+def test_incumbent_start_puts_the_best_point_among_the_search_starts():
+    pytest.importorskip("botorch")
+    f = get_function("branin")
+    kw = dict(seed=0, n_init=5, raw_samples=32, num_restarts=3, min_noise=1e-6,
+              incumbent_start=True)
+    opt = run(GPOptimizer(f.space(), **kw), f, 8)
+    assert opt.get_config()["incumbent_start"] is True
+    assert "incumbent_start" not in GPOptimizer(f.space(), seed=0).get_config()
+    import torch
+    from botorch.acquisition import LogExpectedImprovement
+
+    ok = [o for o in opt.observations if o.value is not None]
+    model = opt._model(ok)
+    acq = LogExpectedImprovement(model, best_f=-min(o.value for o in ok), maximize=True)
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    starts = opt._starts_with_incumbent(acq, bounds, {"seed": 0}, 0)
+    best = min(ok, key=lambda o: o.value).x
+    assert starts.shape == (3, 1, 2)
+    assert np.abs(starts[-1, 0].numpy() - best).max() < 5e-3  # the incumbent, nudged
+    assert np.abs(starts[0, 0].numpy() - best).max() > 5e-3  # the others are BoTorch's
+    fresh = GPOptimizer(f.space(), **kw)  # replays to the same next point
+    for o in opt.observations:
+        fresh.tell_not_asked(o.params, o.value, o.attrs)
+    assert fresh.ask(1)[0].params == opt.ask(1)[0].params
+    with pytest.raises(Exception, match="incumbent_start"):
+        GPOptimizer(f.space(), seed=0, incumbent_start="yes")
