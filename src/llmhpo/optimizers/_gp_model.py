@@ -75,7 +75,8 @@ def fit_gp(
     fast_fit: bool = False,
     min_noise: float | None = None,
 ) -> Any:
-    """Fit BoTorch's ``SingleTaskGP`` (its default Matern-5/2 ARD kernel).
+    """Fit BoTorch's ``SingleTaskGP`` (its default kernel: RBF with ARD lengthscales and a
+    dimension-scaled LogNormal prior on them, BoTorch >= 0.12).
 
     Args:
         x: inputs in [0, 1]^d, shape ``(n, d)``; they are already in the unit cube, so no
