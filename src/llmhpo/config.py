@@ -70,6 +70,8 @@ _RECHECK_KEYS = {"top_k", "seeds"}
 _MAX_CONFIG_BYTES = 1_000_000
 #: The largest budget a config may ask for (a design of this many points fits in memory).
 MAX_BUDGET = 1_000_000
+#: the optimizer of a config without ``optimizer:`` (docs/optimizers/auto.md)
+DEFAULT_OPTIMIZER = "auto"
 MAX_WORKERS = 1024
 
 
@@ -100,7 +102,7 @@ class RunConfig:
     metric: str | None = None
     budget: int = 20
     seed: int = 0
-    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "auto"})
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": DEFAULT_OPTIMIZER})
     space: Any = None
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     warm_start: Any = None
@@ -167,7 +169,7 @@ def load_config(source: str | Path | Mapping[str, Any]) -> RunConfig:
             "the config needs an 'objective' (e.g. {type: synthetic, name: branin})"
         )
     kw = dict(data)
-    optimizer = kw.get("optimizer", {"name": "auto"})
+    optimizer = kw.get("optimizer", {"name": DEFAULT_OPTIMIZER})
     if isinstance(optimizer, str):
         optimizer = {"name": optimizer}
     if not isinstance(optimizer, Mapping) or "name" not in optimizer:

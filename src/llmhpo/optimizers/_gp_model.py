@@ -154,7 +154,7 @@ def fit_gp(
             model.load_state_dict(usable, strict=False)
         if optimize or not init:
             done = False
-            if fast_fit and noise is None:
+            if fast_fit and likelihood is None and noise is None:  # BoTorch's priors only
                 from llmhpo.optimizers._gp_fit import fit_hyperparameters
 
                 try:

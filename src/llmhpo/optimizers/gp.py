@@ -23,7 +23,7 @@ from llmhpo.optimizers._gp_model import (
 from llmhpo.optimizers.base import BaseOptimizer, Capabilities
 from llmhpo.space import SearchSpace
 from llmhpo.space.design import latin_hypercube, sobol
-from llmhpo.validation import bad_value, check_bool, check_choice, check_int
+from llmhpo.validation import bad_value, check_bool, check_choice, check_int, check_number
 
 __all__ = ["GPOptimizer", "ACQUISITIONS", "FIT_MODES", "gp_ucb_beta"]
 
@@ -190,11 +190,8 @@ class GPOptimizer(BaseOptimizer):
         self.fit = fit or DEFAULT_FIT
         self.fast_posterior = check_bool("optimizer.fast_posterior", fast_posterior)
         self.fast_fit = check_bool("optimizer.fast_fit", fast_fit)
-        if min_noise is not None and (
-                isinstance(min_noise, bool) or not isinstance(min_noise, (int, float))
-                or not 0 < min_noise <= 1e-4):
-            raise bad_value("optimizer.min_noise", min_noise, "a number in (0, 1e-4] or null")
-        self.min_noise = None if min_noise is None else float(min_noise)
+        self.min_noise = check_number("optimizer.min_noise", min_noise, low=0.0, low_open=True,
+                                      high=1e-4, none_ok=True)
         self.incumbent_start = check_bool("optimizer.incumbent_start", incumbent_start)
         # (schedule point, hyperparameters optimized on that many successes)
         self._hyper: tuple[int, dict[str, Any]] | None = None

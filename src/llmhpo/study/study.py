@@ -21,6 +21,7 @@ from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
 
+from llmhpo.config import DEFAULT_OPTIMIZER
 from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError
 from llmhpo.executors import Executor, InlineExecutor
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext
@@ -63,7 +64,7 @@ class PendingTrial:
 def create_study(
     space: SearchSpace | Mapping[str, Any] | str,
     *,
-    optimizer: str | BaseOptimizer = "auto",
+    optimizer: str | BaseOptimizer = DEFAULT_OPTIMIZER,
     optimizer_kwargs: Mapping[str, Any] | None = None,
     direction: str = "minimize",
     metric: str | None = None,
