@@ -321,3 +321,36 @@ def test_a_large_real_space_starts_at_the_centre_then_tpe():
     assert make_optimizer("auto", space, seed=0, budget=50, local_start=0).choice == "tpe"
     mixed = SearchSpace([Float("a", 0, 1), Int("n", 1, 9)])
     assert make_optimizer("auto", mixed, seed=0, budget=50).choice == "tpe"
+
+
+def test_the_default_works_on_a_core_install_without_botorch():
+    """A real subprocess in which torch, BoTorch and GPyTorch cannot be imported (the core
+    install): ``auto`` picks TPE instead of BaMSOO / noise-aware BO, and a study runs."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        for m in ("torch", "botorch", "gpytorch"):
+            sys.modules[m] = None  # import fails, importlib.util.find_spec gives None
+        import llmhpo
+        from llmhpo.objectives import get_function
+        from llmhpo.optimizers.auto import choose
+        f = get_function("branin")
+        study = llmhpo.create_study(f.space(), budget=15)
+        for _ in range(15):
+            t = study.ask()[0]
+            study.tell(t, f(t.params))
+        opt = study.optimizer
+        print(opt.choice, "|", opt.reason, "|", choose(f.space(), noisy=True)[0])
+        print(len(study.trials), "torch" in sys.modules and sys.modules["torch"] is not None)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    first, second = out.stdout.strip().splitlines()[-2:]
+    choice, reason, noisy_choice = (p.strip() for p in first.split("|"))
+    assert choice == "tpe" and noisy_choice == "tpe"
+    assert "TPE (BoTorch is not installed: pip install 'llmhpo[bo]')" in reason
+    assert second == "15 False"

@@ -73,13 +73,26 @@ def choose(
 ) -> tuple[str, dict[str, Any], str]:
     """The first optimizer of ``auto``: ``(name, parameters, reason)``."""
     kinds = set(space.kinds)
-    if noisy:
+    gp = gp_installed()
+    if noisy and gp:
         return "bo", {"noisy": True}, "noisy objective: noise-aware BO-GP (qLogNEI)"
+    if not gp and (noisy or kinds <= {"real"} and space.dim <= MAX_DIM_TREE):
+        # BO and BaMSOO need the 'bo' extra; a core install still gets a working default
+        return "tpe", {}, (f"{'noisy objective' if noisy else f'{space.dim} real variable(s)'}"
+                           f": TPE (BoTorch is not installed: pip install 'llmhpo[bo]')")
     if kinds <= {"real"} and space.dim <= MAX_DIM_TREE:
         kw: dict[str, Any] = {} if budget is None else {"budget": budget}
         return "bamsoo", kw, f"{space.dim} real variable(s): BaMSOO"
     why = "discrete variables" if kinds - {"real"} else f"{space.dim} variables"
     return "tpe", {}, f"{why}: TPE"
+
+
+def gp_installed() -> bool:
+    """torch, BoTorch and GPyTorch (the ``bo`` extra, which BO-GP and BaMSOO need) are
+    installed; checked without importing them."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "botorch", "gpytorch"))
 
 
 def local_start_size(choice: str, dim: int, budget: int | None = None, n_workers: int = 1) -> int:
