@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llmhpo.exceptions import InvalidConfigError
+from llmhpo.optimizers import DEFAULT_OPTIMIZER
 from llmhpo.validation import (
     bad_value,
     check_choice,
@@ -70,8 +71,6 @@ _RECHECK_KEYS = {"top_k", "seeds"}
 _MAX_CONFIG_BYTES = 1_000_000
 #: The largest budget a config may ask for (a design of this many points fits in memory).
 MAX_BUDGET = 1_000_000
-#: the optimizer of a config without ``optimizer:`` (docs/optimizers/auto.md)
-DEFAULT_OPTIMIZER = "auto"
 MAX_WORKERS = 1024
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "RandomOptimizer",
     "LHSOptimizer",
     "OPTIMIZERS",
+    "DEFAULT_OPTIMIZER",
     "get_optimizer",
     "make_optimizer",
     "optimizer_parameters",
@@ -41,6 +42,8 @@ OPTIMIZERS: dict[str, str] = {
     "auto": "llmhpo.optimizers.auto:AutoOptimizer",
     "llm": "llmhpo.optimizers.llm:LLMOptimizer",
 }
+#: the optimizer of a study or config that names none (docs/optimizers/auto.md)
+DEFAULT_OPTIMIZER = "auto"
 
 
 def get_optimizer(name: str) -> type[BaseOptimizer]:

@@ -21,11 +21,16 @@ from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
 
-from llmhpo.config import DEFAULT_OPTIMIZER
 from llmhpo.exceptions import DuplicatedStudyError, InvalidConfigError
 from llmhpo.executors import Executor, InlineExecutor
 from llmhpo.objectives.base import Outcome, Reporter, TrialContext
-from llmhpo.optimizers import BaseOptimizer, Suggestion, get_optimizer, make_optimizer
+from llmhpo.optimizers import (
+    DEFAULT_OPTIMIZER,
+    BaseOptimizer,
+    Suggestion,
+    get_optimizer,
+    make_optimizer,
+)
 from llmhpo.space import SearchSpace
 from llmhpo.study import coordination
 from llmhpo.study import warm_start as _warm
