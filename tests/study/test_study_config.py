@@ -110,3 +110,25 @@ def test_auto_is_the_default_optimizer_of_the_api_and_of_a_config(xy_space):
     assert type(study.optimizer).__name__ == "AutoOptimizer"
     run = load_config({"objective": {"type": "synthetic", "name": "branin"}})
     assert run.optimizer == {"name": "auto"}
+
+
+def test_a_study_stored_under_older_defaults_resumes_with_its_own_settings(xy_space, db_url):
+    pytest.importorskip("botorch")
+    # Failed on the old code: BO-GP's defaults changed (2026-12-06), so resuming a study
+    # created before with `optimizer: bo` raised "would change num_restarts, fit, ...".
+    create_study(xy_space, optimizer="bo", storage=db_url, study_name="old", budget=3)
+    old = {"name": "bo", "seed": 0, "n_init": 10, "num_restarts": 10, "raw_samples": 512,
+           "acquisition": "logei", "ucb_beta": "gp-ucb", "noisy": False, "fit": "full",
+           "fast_posterior": False, "fast_fit": False}  # as the earlier version stored it
+    StudyStorage(open_storage(db_url), "old", create=False).set_attr("optimizer", old)
+    again = create_study(xy_space, optimizer="bo", storage=db_url, study_name="old", budget=3)
+    # the stored settings, and the model it ran with for the two keys it predates
+    assert again.optimizer.get_config() == {**old, "kernel": "rbf", "incumbent_start": False}
+    assert load_study("old", db_url).optimizer_switches == []
+    # a value the caller gives still counts as a change
+    with pytest.raises(InvalidConfigError, match="num_restarts: stored 10, given 3"):
+        create_study(xy_space, optimizer="bo", storage=db_url, study_name="old", budget=3,
+                     optimizer_kwargs={"num_restarts": 3})
+    # a new study gets today's defaults
+    new = create_study(xy_space, optimizer="bo", storage=db_url, study_name="new", budget=3)
+    assert new.optimizer.get_config()["kernel"] == "matern52"

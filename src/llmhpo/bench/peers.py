@@ -38,10 +38,16 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "soo-rand": ("soo", {"randomize": True}),
     "bamsoo-rand": ("bamsoo", {"randomize": True}),
     "bo-noisy": ("bo", {"noisy": True}),
+    # BO-GP's defaults before Optuna's model and the lean search became the defaults
+    # (docs/bench.md, "BO cost"): rows of the committed runs named "bo-rbf" ran these
+    "bo-rbf": ("bo", {"kernel": "rbf", "fit": "full", "fast_posterior": False,
+                      "fast_fit": False, "incumbent_start": False, "num_restarts": 10}),
     # ``auto`` with earlier settings, measured against its default (docs/optimizers/auto.md):
     # COBYLA for at most half the budget while it improves, no plateau rule
     "auto-short": ("auto", {"local_max_fraction": 0.5, "local_tol": 1e-3, "plateau_share": None}),
     "auto-noplateau": ("auto", {"plateau_share": None}),
+    "auto-bo": ("auto", {"after_local": "bo"}),
+    "auto-bo10": ("auto", {"after_local": "bo", "local_max_fraction": 0.2}),
     # The LLM optimizer (Zhang et al. 2023) on the built-in SmolLM2-135M-Instruct, greedy.
     "llm-compressed": ("llm", {"mode": "compressed"}),
     "llm-chat": ("llm", {"mode": "chat"}),
@@ -58,11 +64,11 @@ OPT_IN_CONTENDERS: frozenset[str] = frozenset(
     {"llm", "llm-compressed", "llm-chat", "bo-llm", "tpe-llm", "random-default", "tpe-default"})
 # baselines that are not optimizers: the centre of the box, evaluated once
 BASELINES: tuple[str, ...] = ("centre",)
-# Contenders that fit a model at every step (0.2-1 s per suggestion on 2 cores); the full
-# run may give them fewer seeds.
+# Contenders that fit a model (0.2-1 s per suggestion on 2 cores; `bo` ~0.02 s since its
+# lean defaults, docs/bench.md "BO cost"); the full run may give them fewer seeds.
 SLOW_CONTENDERS: frozenset[str] = frozenset(
-    {"bo", "bo-noisy", "optuna-gp", "smac", "hebo", "llm", "llm-compressed", "llm-chat", "bo-llm",
-     "tpe-llm"})
+    {"bo", "bo-noisy", "bo-rbf", "optuna-gp", "smac", "hebo", "llm", "llm-compressed",
+     "llm-chat", "bo-llm", "tpe-llm"})
 # Initial-design parameters of the model-based contenders (ours and Optuna's), all 10 by default.
 _INIT_PARAMS = ("n_init", "n_startup_trials")
 

@@ -9,6 +9,7 @@ hyperparameter priors apply as designed (the public seed code fitted on raw valu
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -19,8 +20,13 @@ from llmhpo._imports import require
 
 __all__ = [
     "fit_gp", "posterior_mean_std", "seeded_torch", "derive_seed", "to_tensor",
-    "hyperparameters",
+    "hyperparameters", "KERNELS",
 ]
+
+#: GP kernels of :func:`fit_gp` (``kernel=``): BoTorch's default RBF, or Optuna's model.
+KERNELS = ("rbf", "matern52")
+#: Optuna's GPSampler's lower bound on the noise variance (the ``matern52`` model's default).
+OPTUNA_MIN_NOISE = 1e-6
 
 # state-dict prefixes of the GP's own hyperparameters (not the outcome transform's statistics,
 # which belong to the data they were computed on)
@@ -74,9 +80,11 @@ def fit_gp(
     lbfgs: dict[str, Any] | None = None,
     fast_fit: bool = False,
     min_noise: float | None = None,
+    kernel: str = "rbf",
 ) -> Any:
     """Fit BoTorch's ``SingleTaskGP`` (its default kernel: RBF with ARD lengthscales and a
-    dimension-scaled LogNormal prior on them, BoTorch >= 0.12).
+    dimension-scaled LogNormal prior on them, BoTorch >= 0.12; or Optuna's model, see
+    ``kernel``).
 
     Args:
         x: inputs in [0, 1]^d, shape ``(n, d)``; they are already in the unit cube, so no
@@ -101,9 +109,13 @@ def fit_gp(
         min_noise: the lower bound of the inferred noise variance (of the standardized
             outcomes); ``None``: BoTorch's (1e-4). A smaller bound lets the GP interpolate a
             deterministic objective more closely (Optuna's GPSampler uses 1e-6), with
-            Optuna's Gamma(1.1, 30) prior on the noise instead of BoTorch's LogNormal(-4, 1)
-            (``fast_fit`` does not cover that prior: ``fit_gpytorch_mll`` runs). Only
-            without ``noise``.
+            Optuna's Gamma(1.1, 30) prior on the noise instead of BoTorch's LogNormal(-4, 1).
+            Only without ``noise``.
+        kernel: ``"rbf"`` (default): BoTorch's default model above. ``"matern52"``: the
+            model of Optuna's GPSampler in BoTorch's classes: a Matern-5/2 kernel with ARD
+            lengthscales times an output scale, Optuna's priors (``-0.1 (l^2 + 1/l^2)`` on
+            each lengthscale ``l``, Gamma(2, 1) on the output scale, Gamma(1.1, 30) on the
+            noise) and its noise bound (``min_noise``, default 1e-6); a constant mean.
 
     Returns:
         The fitted model in eval mode, its parameters frozen (``requires_grad`` off); its
@@ -116,6 +128,8 @@ def fit_gp(
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     torch = _torch()
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float).reshape(-1)
     if x.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] < 1:
@@ -134,7 +148,11 @@ def fit_gp(
         if noise is not None:
             scale = float(np.var(y)) if y.size > 1 and np.var(y) > 0 else 1.0
             yvar = torch.full_like(train_y, noise * scale)
-        likelihood = None
+        likelihood, covar_module = None, None
+        if kernel == "matern52":
+            covar_module = _optuna_kernel(x.shape[1])
+            if min_noise is None:
+                min_noise = OPTUNA_MIN_NOISE
         if min_noise is not None and noise is None:
             from gpytorch.constraints import GreaterThan
             from gpytorch.likelihoods import GaussianLikelihood
@@ -147,18 +165,19 @@ def fit_gp(
             likelihood = GaussianLikelihood(noise_prior=prior, noise_constraint=GreaterThan(
                 float(min_noise), transform=None, initial_value=1e-2))
         model = SingleTaskGP(train_x, train_y, train_Yvar=yvar, likelihood=likelihood,
-                             outcome_transform=Standardize(m=1))
+                             covar_module=covar_module, outcome_transform=Standardize(m=1))
         if init:
             own = model.state_dict()
             usable = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
             model.load_state_dict(usable, strict=False)
         if optimize or not init:
             done = False
-            if fast_fit and likelihood is None and noise is None:  # BoTorch's priors only
+            if fast_fit and noise is None:
                 from llmhpo.optimizers._gp_fit import fit_hyperparameters
 
                 try:
-                    fit_hyperparameters(model, options=lbfgs)
+                    fit_hyperparameters(model, options=lbfgs,
+                                        log_space=kernel == "matern52")
                     done = True
                 except (RuntimeError, NotImplementedError):  # the model is left unchanged
                     pass
@@ -170,6 +189,48 @@ def fit_gp(
     # acquisition (taken with respect to the candidate points) also runs back through them.
     model.requires_grad_(False)
     return model
+
+
+def _optuna_kernel(dim: int) -> Any:
+    """Optuna's GPSampler's kernel as a gpytorch module: Matern-5/2, ARD, times an output
+    scale, with Optuna's priors and initial values (every parameter 1); the bounds have no
+    transform, so that L-BFGS-B sees them, as BoTorch's defaults do."""
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.kernels import MaternKernel, ScaleKernel
+    from gpytorch.priors import GammaPrior
+
+    prior = _optuna_lengthscale_prior_class()()
+    base = MaternKernel(nu=2.5, ard_num_dims=dim, lengthscale_prior=prior,
+                        lengthscale_constraint=GreaterThan(1e-4, transform=None,
+                                                           initial_value=1.0))
+    return ScaleKernel(base, outputscale_prior=GammaPrior(2.0, 1.0),
+                       outputscale_constraint=GreaterThan(1e-4, transform=None,
+                                                          initial_value=1.0))
+
+
+@functools.cache
+def _optuna_lengthscale_prior_class() -> Any:
+    """The class of Optuna's lengthscale prior (built on first use: it subclasses gpytorch's
+    ``Prior``, and gpytorch is imported lazily)."""
+    from gpytorch.priors import Prior
+    from torch.distributions import constraints
+
+    class OptunaLengthscalePrior(Prior):  # type: ignore[misc]
+        """Optuna's GPSampler's prior on a lengthscale ``l``: ``-0.1 (l^2 + 1/l^2)``, up to a
+        constant (Optuna writes it on ``1/l^2`` without a Jacobian, so the value, hence the
+        maximum a posteriori, is the same in ``l``). gpytorch has no such prior; a
+        ``Prior`` needs only ``log_prob``."""
+
+        arg_constraints: dict[str, Any] = {}
+        support = constraints.positive
+
+        def __init__(self) -> None:
+            super().__init__(validate_args=False)
+
+        def log_prob(self, value: Any) -> Any:
+            return -0.1 * (value**2 + value ** -2)
+
+    return OptunaLengthscalePrior
 
 
 def posterior_mean_std(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,9 @@ kernel tensors, prediction strategy and outcome-transform wrappers, about 2 ms o
 call and per backward pass on 50 points (measured, ``benchmarks/bo_cost.py``), and
 ``optimize_acqf`` calls it 30-60 times per suggestion. The math is a kernel row and a
 triangular solve, so this model computes it directly from the fitted GP's lengthscales,
-noise, constant mean and ``Standardize`` statistics: only the RBF kernel (BoTorch's default,
-what ``fit_gp`` builds) and the predictive equations are written out. It is
+output scale, noise, constant mean and ``Standardize`` statistics: only the two kernels
+``fit_gp`` builds (BoTorch's default RBF, Optuna's scaled Matern-5/2) and the predictive
+equations are written out. It is
 a BoTorch :class:`~botorch.models.model.Model`, so BoTorch's acquisition functions and
 ``optimize_acqf`` use it unchanged; ``tests/optimizers/test_bo.py`` checks that it matches
 ``SingleTaskGP.posterior``.
@@ -24,16 +25,38 @@ from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from botorch.utils.probability.utils import log_ndtr
 from gpytorch.distributions import MultivariateNormal
+from linear_operator import to_linear_operator
 
-__all__ = ["CachedPosteriorGP", "LeanLogEI", "LeanUCB"]
+from llmhpo.optimizers._gp_fit import matern52
+
+__all__ = ["CachedPosteriorGP", "LeanLogEI", "LeanUCB", "optimize_lean"]
+
+
+def _sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``|a_i - b_j|^2`` for shapes ``(..., m, d)`` and ``(..., n, d)`` to ``(..., m, n)``."""
+    cross = a @ b.transpose(-1, -2)
+    sq = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1).unsqueeze(-2) - 2 * cross
+    return sq.clamp_min(0.0)
 
 
 def _rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``exp(-|a_i - b_j|^2 / 2)`` for lengthscale-scaled points, shapes ``(..., m, d)`` and
     ``(..., n, d)`` to ``(..., m, n)`` (gpytorch's ``RBFKernel`` without its lazy tensors)."""
-    cross = a @ b.transpose(-1, -2)
-    sq = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1).unsqueeze(-2) - 2 * cross
-    return torch.exp(-0.5 * sq.clamp_min(0.0))
+    return torch.exp(-0.5 * _sqdist(a, b))
+
+
+def _kernel_parts(kernel: Any) -> tuple[str, torch.Tensor, torch.Tensor]:
+    """``(kind, lengthscales (1, d), output scale)`` of a fitted RBF or scaled Matern-5/2
+    kernel (the two ``fit_gp`` builds)."""
+    if type(kernel).__name__ == "RBFKernel" and getattr(kernel, "active_dims", None) is None:
+        return "rbf", kernel.lengthscale.detach().reshape(1, -1), torch.ones((),
+                                                                             dtype=torch.float64)
+    base = getattr(kernel, "base_kernel", None)
+    if (type(kernel).__name__ == "ScaleKernel" and type(base).__name__ == "MaternKernel"
+            and float(base.nu) == 2.5 and getattr(base, "active_dims", None) is None):
+        return ("matern52", base.lengthscale.detach().reshape(1, -1),
+                kernel.outputscale.detach().reshape(()))
+    raise NotImplementedError(f"expected an RBF or a scaled Matern-5/2 kernel, got {kernel!r}")
 
 
 class CachedPosteriorGP(Model):
@@ -49,13 +72,10 @@ class CachedPosteriorGP(Model):
         with torch.no_grad():
             x = gp.train_inputs[0].detach()  # (n, d)
             y = gp.train_targets.detach()  # (n,), standardized
-            kernel = gp.covar_module
-            if type(kernel).__name__ != "RBFKernel" or getattr(kernel, "active_dims", None):
-                raise NotImplementedError(f"expected an RBF kernel, got {kernel!r}")
-            self._lengthscale = kernel.lengthscale.detach().reshape(1, -1)  # (1, d)
+            self._kind, self._lengthscale, self._outputscale = _kernel_parts(gp.covar_module)
             self._const = gp.mean_module.constant.detach().reshape(())
             x = x / self._lengthscale
-            k = _rbf(x, x)
+            k = self._k(x, x)
             noise = gp.likelihood.noise.detach().reshape(-1)  # one value, or one per point
             k = k + torch.diag(noise.expand(len(x)))
             chol, info = torch.linalg.cholesky_ex(k)
@@ -73,6 +93,22 @@ class CachedPosteriorGP(Model):
             tf = gp.outcome_transform
             self._shift = tf.means.detach().reshape(())
             self._scale = tf.stdvs.detach().reshape(())
+
+    def _k(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The kernel of lengthscale-scaled points (differentiable by autograd)."""
+        if self._kind == "rbf":
+            return _rbf(a, b)
+        return self._outputscale * matern52(_sqdist(a, b))
+
+    def _k_and_slope(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The kernel ``k`` of lengthscale-scaled points and ``w = -2 dk / d|a_i - b_j|^2``,
+        so that ``dk_ij / da_i = w_ij (b_j - a_i)`` (no autograd)."""
+        if self._kind == "rbf":
+            k = _rbf(a, b)
+            return k, k
+        root = torch.sqrt(5 * _sqdist(a, b))
+        e = self._outputscale * torch.exp(-root)
+        return e * (1 + root + root * root / 3), e * (5 / 3) * (1 + root)
 
     @property
     def num_outputs(self) -> int:
@@ -95,14 +131,17 @@ class CachedPosteriorGP(Model):
         if observation_noise is not False:
             raise NotImplementedError("CachedPosteriorGP gives the latent posterior only")
         z = X / self._lengthscale
-        ks = _rbf(z, self._x)  # (b, q, n)
+        ks = self._k(z, self._x)  # (b, q, n)
         mean = self._const + (ks @ self._alpha).squeeze(-1)  # (b, q)
         v = torch.linalg.solve_triangular(self._chol, ks.transpose(-1, -2), upper=False)
-        cov = _rbf(z, z) - v.transpose(-1, -2) @ v  # (b, q, q)
+        cov = self._k(z, z) - v.transpose(-1, -2) @ v  # (b, q, q)
         if cov.shape[-1] == 1:  # rounding can make a variance at a data point negative
             cov = cov.clamp_min(1e-12)
-        mvn = MultivariateNormal(self._shift + self._scale * mean, self._scale**2 * cov,
-                                 validate_args=False)
+        # as a linear operator, so that the joint covariance of q > 1 points is factorized
+        # by BoTorch's sampler with gpytorch's jitter (psd_safe_cholesky), as with its own
+        # posterior: a pending point on (or next to) a data point makes it singular
+        mvn = MultivariateNormal(self._shift + self._scale * mean,
+                                 to_linear_operator(self._scale**2 * cov), validate_args=False)
         post = GPyTorchPosterior(mvn)
         return posterior_transform(post) if posterior_transform is not None else post
 
@@ -112,10 +151,10 @@ class CachedPosteriorGP(Model):
         (the variance clamped as :meth:`posterior` and BoTorch's analytic acquisitions do).
         Differentiable by autograd; :class:`LeanLogEI` uses :meth:`_q1_parts` instead."""
         z = X.squeeze(-2) / self._lengthscale  # (b, d)
-        ks = _rbf(z, self._x)  # (b, n)
+        ks = self._k(z, self._x)  # (b, n)
         mean = self._const + (ks @ self._alpha).squeeze(-1)
         v = ks @ self._linv_t  # (b, n): rows of L^-1 k(x, X)
-        var = (1.0 - (v * v).sum(-1)).clamp_min(1e-12)  # the RBF kernel has k(x, x) = 1
+        var = (self._outputscale - (v * v).sum(-1)).clamp_min(1e-12)  # k(x, x): output scale
         return self._shift + self._scale * mean, (self._scale**2 * var).clamp_min(1e-12)
 
     def _q1_parts(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -128,10 +167,10 @@ class CachedPosteriorGP(Model):
         bookkeeping costs more than the arithmetic. The derivatives are those of the
         expressions in :meth:`mean_var_q1` (``test_bo.py`` checks them against autograd)."""
         z = X.detach().squeeze(-2) / self._lengthscale  # (b, d)
-        ks = _rbf(z, self._x)  # (b, n)
+        ks, slope = self._k_and_slope(z, self._x)  # (b, n) each
         mean = self._shift + self._scale * (self._const + (ks @ self._alpha).squeeze(-1))
         v = ks @ self._linv_t
-        var_std = 1.0 - (v * v).sum(-1)
+        var_std = self._outputscale - (v * v).sum(-1)
         var = self._scale**2 * var_std.clamp_min(1e-12)
         sigma = var.clamp_min(1e-12).sqrt()
 
@@ -142,7 +181,7 @@ class CachedPosteriorGP(Model):
             # d/d ks of mean (scale * alpha) and of var_std (-2 L^-T v)
             g = ((d_mean * self._scale).unsqueeze(-1) * self._alpha.squeeze(-1)
                  - 2 * d_var_std.unsqueeze(-1) * (v @ self._linv_t.T))
-            h = g * ks  # d ks_ij / d z_i = ks_ij (x_j - z_i)
+            h = g * slope  # d ks_ij / d z_i = slope_ij (x_j - z_i)
             dz = h @ self._x - h.sum(-1, keepdim=True) * z
             return (dz / self._lengthscale).unsqueeze(-2).to(X)
 
@@ -224,3 +263,38 @@ class LeanUCB(_LeanAnalytic):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         root = self.beta**0.5
         return mean + root * sigma, torch.ones_like(mean), torch.full_like(sigma, root)
+
+
+def optimize_lean(
+    acq: _LeanAnalytic, starts: torch.Tensor, *, maxiter: int = 2000
+) -> torch.Tensor:
+    """Maximize a lean acquisition over the unit cube from ``starts`` (``r x 1 x d``) with
+    BoTorch's batched L-BFGS-B, as ``optimize_acqf`` does after choosing its starting points
+    (same defaults: ``maxiter`` 2000, scipy's tolerances), and return the best end point
+    (``1 x d``).
+
+    Why not ``optimize_acqf`` itself: each of its ~30-40 evaluations per suggestion wraps the
+    acquisition in numpy/torch conversions, ``fix_features`` and an autograd pass, which cost
+    more than the lean acquisition's arithmetic on a few hundred points (measured,
+    ``benchmarks/bo_cost.py``). Here the value and gradient come straight from
+    :meth:`CachedPosteriorGP._q1_parts`; the iterates are the same (``test_bo.py``).
+    """
+    from botorch.optim.batched_lbfgs_b import fmin_l_bfgs_b_batched
+
+    d = starts.shape[-1]
+    model = acq.model
+
+    def func(x: Any, batch_indices: Any = None) -> tuple[Any, Any]:
+        X = torch.from_numpy(x).reshape(-1, 1, d)
+        mean, sigma, backward = model._q1_parts(X)
+        value, d_mean, d_sigma = acq._value_and_partials(mean, sigma)
+        grad = backward(d_mean, d_sigma).reshape(-1, d)
+        return (-value).numpy(), (-grad).numpy()
+
+    x0 = starts.detach().reshape(-1, d).clamp(0.0, 1.0).numpy().astype("float64")
+    xs, _, _ = fmin_l_bfgs_b_batched(func, x0=x0, bounds=[(0.0, 1.0)] * d, maxiter=maxiter,
+                                     pass_batch_indices=True)
+    cands = torch.as_tensor(xs, dtype=torch.float64).clamp(0.0, 1.0).reshape(-1, 1, d)
+    with torch.no_grad():
+        values = acq(cands)
+    return cands[int(torch.argmax(values))]

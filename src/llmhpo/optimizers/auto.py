@@ -65,6 +65,11 @@ LOCAL_MAX_FRACTION = 1.0
 LOCAL_TOL: float | None = None
 #: see ``plateau_share`` of :class:`AutoOptimizer` (``None``: the rule is off)
 PLATEAU_SHARE: float | None = 0.6
+#: the optimizer after the COBYLA start on real variables (and without it, with several
+#: workers): ``"bamsoo"`` or ``"bo"`` (BO-GP)
+AFTER_LOCAL = "bamsoo"
+AFTER_LOCAL_CHOICES = ("bamsoo", "bo")
+_LABEL = {"bamsoo": "BaMSOO", "bo": "BO-GP"}
 _LOCAL = "cobyla"
 
 
@@ -153,6 +158,7 @@ class AutoOptimizer(BaseOptimizer):
         local_max_fraction: float = LOCAL_MAX_FRACTION,
         local_tol: float | None = LOCAL_TOL,
         plateau_share: float | None = PLATEAU_SHARE,
+        after_local: str = AFTER_LOCAL,
         seed: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
@@ -187,11 +193,19 @@ class AutoOptimizer(BaseOptimizer):
         self.local_max_fraction = float(local_max_fraction)
         self.local_tol = None if local_tol is None else float(local_tol)
         self.plateau_share = None if plateau_share is None else float(plateau_share)
+        if after_local not in AFTER_LOCAL_CHOICES:
+            raise ValueError(f"after_local must be one of {list(AFTER_LOCAL_CHOICES)}, got "
+                             f"{after_local!r}")
+        self.after_local = after_local
         self.choice, kwargs, self.reason = choose(
             space, budget=self.budget, n_workers=self.n_workers, noisy=noisy
         )
-        k = (local_start_size(self.choice, space.dim, self.budget, self.n_workers)
-             if local_start is None else int(local_start) if self.choice == "bamsoo" else 0)
+        k_choice = self.choice  # the COBYLA start is sized for the real-variable rule
+        if self.choice == "bamsoo" and after_local == "bo":
+            self.choice, kwargs = "bo", {}
+            self.reason = self.reason.replace(": BaMSOO", ": BO-GP")
+        k = (local_start_size(k_choice, space.dim, self.budget, self.n_workers)
+             if local_start is None else int(local_start) if k_choice == "bamsoo" else 0)
         # most COBYLA evaluations while it keeps improving
         k_max = max(k, int(self.local_max_fraction * (self.budget or 5 * LOCAL_START)))
         centre = (local_start is None and self.choice == "tpe" and not noisy
@@ -209,8 +223,9 @@ class AutoOptimizer(BaseOptimizer):
         if k:
             self.reason = (self.reason.replace(": TPE", ": the centre, then TPE") if centre
                            else self.reason.replace(
-                               ": BaMSOO", f": COBYLA from the centre ({k}+ evaluations), "
-                                           "then BaMSOO"))
+                               f": {_LABEL[self.choice]}",
+                               f": COBYLA from the centre ({k}+ evaluations), then "
+                               f"{_LABEL[self.choice]}"))
             self.choice = _LOCAL
         else:
             self._inner = _build(self.choice, space, seed, kwargs)
@@ -378,7 +393,8 @@ class AutoOptimizer(BaseOptimizer):
         return {"budget": self.budget, "n_workers": self.n_workers, "noisy": self.noisy,
                 "stall_fraction": self.stall_fraction, "stall_min": self.stall_min,
                 "local_start": self.local_start, "local_max_fraction": self.local_max_fraction,
-                "local_tol": self.local_tol, "plateau_share": self.plateau_share}
+                "local_tol": self.local_tol, "plateau_share": self.plateau_share,
+                "after_local": self.after_local}
 
 
 def _build(name: str, space: SearchSpace, seed: int | None, kwargs: dict[str, Any]) -> Any:

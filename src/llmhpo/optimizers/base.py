@@ -102,6 +102,10 @@ class BaseOptimizer(abc.ABC):
 
     name: ClassVar[str] = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Values of parameters added after studies were stored without them whose default then
+    #: differs from today's: a resumed study whose stored configuration lacks one of them
+    #: runs with the value it ran with, not today's default (see ``create_study``).
+    legacy_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, space: SearchSpace, *, seed: int | None = None) -> None:
         if not isinstance(space, SearchSpace):

@@ -9,11 +9,13 @@ workers use qLogEI with the pending points as ``X_pending`` (sequential greedy s
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
 from llmhpo.optimizers._gp_model import (
+    KERNELS,
     derive_seed,
     fit_gp,
     hyperparameters,
@@ -31,7 +33,7 @@ __all__ = ["GPOptimizer", "ACQUISITIONS", "FIT_MODES", "gp_ucb_beta"]
 ACQUISITIONS = ("logei", "ucb")
 #: How :class:`GPOptimizer` obtains the GP's hyperparameters at each step (``fit=``).
 FIT_MODES = ("full", "warm", "schedule")
-DEFAULT_FIT = "full"
+DEFAULT_FIT = "schedule"
 
 
 def gp_ucb_beta(dim: int, t: int, delta: float = 0.1) -> float:
@@ -91,36 +93,46 @@ class GPOptimizer(BaseOptimizer):
             noise level (as
             always here), and :meth:`recommend` returns the observed point of lowest
             posterior mean, not the lowest (possibly lucky) observed loss.
-        fit: how the GP's hyperparameters are obtained at each step. ``"full"`` (default):
-            a full marginal-likelihood fit (L-BFGS from BoTorch's initial values) every
-            step. ``"schedule"``: a full fit only when the number of successes reaches a
-            schedule point (each a fifth above the last: 2, 3, 4, ..., 10, 12, 14, 16, 19,
-            22, 26, 31, 37, 44, 52, 62, ...), on that many successes; in between the GP keeps
-            them and is only conditioned on the new data (one Cholesky factorization).
-            ``"warm"``: every step, a short L-BFGS run (gtol 1e-2, at most 50 iterations)
-            started from the hyperparameters of the previous number of successes, as Optuna's
-            GPSampler does. Not the default: on branin and hartmann6 x 5 seeds neither showed
-            a final regret at least as good as ``"full"`` (``benchmarks/bo_cost.py``,
-            docs/bench.md "BO cost").
-        fast_posterior: ``True``: the acquisition is evaluated on the fitted GP's posterior
-            computed from a cached Cholesky factor (:mod:`llmhpo.optimizers._gp_posterior`;
-            the same values as BoTorch's ``SingleTaskGP.posterior`` to ~1e-14, about half
-            the CPU of ``optimize_acqf``), and a single point's LogEI / UCB (no pending
-            points) is computed from it directly with a hand-written gradient
-            (``LeanLogEI`` / ``LeanUCB``: BoTorch's values to ~1e-10, another ~2.5x on
-            ``optimize_acqf``). ``False`` (default): BoTorch's posterior, as before. Not
-            used by qLogNEI (``noisy``).
-        fast_fit: ``True``: the marginal likelihood is maximized in plain torch with scipy's
-            L-BFGS-B (:mod:`llmhpo.optimizers._gp_fit`: the same objective, priors and bounds
-            as BoTorch's ``fit_gpytorch_mll``, which it falls back to on failure; the same
-            optimum on the test GPs, 2-3x less CPU). ``False`` (default): ``fit_gpytorch_mll``.
+        fit: how the GP's hyperparameters are obtained at each step. ``"schedule"``
+            (default): a full fit only when the number of successes reaches a schedule point
+            (each a fifth above the last: 2, 3, 4, ..., 10, 12, 14, 16, 19, 22, 26, 31, 37,
+            44, 52, 62, ...), on that many successes; in between the GP keeps them and is
+            only conditioned on the new data (one Cholesky factorization). ``"full"``: a full
+            marginal-likelihood fit every step (the default before; with BoTorch's RBF model,
+            0.26-0.39 s per suggestion at 40-50 trials). ``"warm"``: every step, a short
+            L-BFGS run (gtol 1e-2, at most 50 iterations) started from the hyperparameters of
+            the previous number of successes, as Optuna's GPSampler does.
+        fast_posterior: ``True`` (default): the acquisition is evaluated on the fitted GP's
+            posterior computed from a cached Cholesky factor
+            (:mod:`llmhpo.optimizers._gp_posterior`; the same values as BoTorch's
+            ``SingleTaskGP.posterior`` to ~1e-14), and a single point's LogEI / UCB (no
+            pending points) is computed from it directly with a hand-written gradient
+            (``LeanLogEI`` / ``LeanUCB``: BoTorch's values to ~1e-10) and maximized by
+            BoTorch's batched L-BFGS-B from ``optimize_acqf``'s starting points, without
+            ``optimize_acqf``'s per-evaluation overhead (the same end points). ``False``:
+            BoTorch's posterior and ``optimize_acqf``. Not used by qLogNEI (``noisy``).
+        fast_fit: ``True`` (default): the marginal likelihood is maximized in plain torch
+            with scipy's L-BFGS-B (:mod:`llmhpo.optimizers._gp_fit`: the same objective,
+            priors and bounds as BoTorch's ``fit_gpytorch_mll``, which it falls back to on
+            failure; the same optimum on the test GPs, 2-3x less CPU; in log space for the
+            ``matern52`` model). ``False``: ``fit_gpytorch_mll``.
         min_noise: lower bound of the inferred noise variance of the standardized outcomes
-            (``None``: BoTorch's 1e-4; at most 1e-4). Optuna's GPSampler uses 1e-6; a lower
-            bound lets the GP interpolate a deterministic objective closely. Measured in
-            ``benchmarks/bo_cost.py`` (docs/optimizers/bo.md).
-        incumbent_start: ``True``: one of the ``num_restarts`` starting points of the
-            acquisition search is the best observed point, nudged (as Optuna's GPSampler
-            starts a local search from its best trial). ``False`` (default): BoTorch's.
+            (``None``: 1e-6, Optuna's, with ``kernel="matern52"``; BoTorch's 1e-4 with
+            ``"rbf"``; at most 1e-4). A lower bound lets the GP interpolate a deterministic
+            objective closely. With ``"rbf"`` a value also replaces BoTorch's noise prior by
+            Optuna's Gamma(1.1, 30).
+        incumbent_start: ``True`` (default): one of the ``num_restarts`` starting points of
+            the acquisition search is the best observed point, nudged (as Optuna's GPSampler
+            starts a local search from its best trial). ``False``: BoTorch's starts only.
+        kernel: the GP model. ``"matern52"`` (default): Optuna's GPSampler's model in
+            BoTorch's classes (Matern-5/2 with one lengthscale per variable times an output
+            scale, Optuna's priors, noise bound 1e-6; see
+            :func:`~llmhpo.optimizers._gp_model.fit_gp`). ``"rbf"``: BoTorch's default
+            ``SingleTaskGP`` (RBF, dimension-scaled lengthscale prior, noise bound 1e-4), the
+            model before. Defaults measured in ``benchmarks/bo_cost.py`` and ``llmhpo
+            bench`` (docs/bench.md, "BO cost"); the settings before are
+            ``{kernel: rbf, fit: full, fast_posterior: false, fast_fit: false,
+            incumbent_start: false, num_restarts: 10}``.
         refit_schedule: the older spelling: ``True`` is ``fit="schedule"``, ``False`` is
             ``fit="full"``.
         init: ``"lhs"`` (default) or ``"llm"``: the initial points come from an LLM
@@ -132,23 +144,27 @@ class GPOptimizer(BaseOptimizer):
 
     name: ClassVar[str] = "bo"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    # stored configurations before 2026-12-06 record neither (BoTorch's RBF model, no start
+    # at the incumbent); the other changed defaults were always recorded
+    legacy_defaults: ClassVar[dict[str, Any]] = {"kernel": "rbf", "incumbent_start": False}
 
     def __init__(
         self,
         space: SearchSpace,
         *,
         n_init: int = 10,
-        num_restarts: int = 10,
+        num_restarts: int = 5,
         raw_samples: int = 512,
         acquisition: str = "logei",
         ucb_beta: float | str = "gp-ucb",
         noisy: bool = False,
         fit: str | None = None,
         refit_schedule: bool | None = None,
-        fast_posterior: bool = False,
-        fast_fit: bool = False,
+        fast_posterior: bool = True,
+        fast_fit: bool = True,
         min_noise: float | None = None,
-        incumbent_start: bool = False,
+        incumbent_start: bool = True,
+        kernel: str = "matern52",
         init: str = "lhs",
         llm: dict[str, Any] | None = None,
         seed: int | None = None,
@@ -193,6 +209,8 @@ class GPOptimizer(BaseOptimizer):
         self.min_noise = check_number("optimizer.min_noise", min_noise, low=0.0, low_open=True,
                                       high=1e-4, none_ok=True)
         self.incumbent_start = check_bool("optimizer.incumbent_start", incumbent_start)
+        check_choice("optimizer.kernel", kernel, list(KERNELS))
+        self.kernel = kernel
         # (schedule point, hyperparameters optimized on that many successes)
         self._hyper: tuple[int, dict[str, Any]] | None = None
 
@@ -318,6 +336,7 @@ class GPOptimizer(BaseOptimizer):
         self, model: Any, best: float, batch: list[np.ndarray], step: int
     ) -> tuple[np.ndarray, dict[str, Any]]:
         import torch
+        from botorch.exceptions.warnings import OptimizationWarning
         from botorch.optim import optimize_acqf
         from botorch.sampling import SobolQMCNormalSampler
 
@@ -335,15 +354,29 @@ class GPOptimizer(BaseOptimizer):
             starts = None
             if self.incumbent_start and self.num_restarts > 1:
                 starts = self._starts_with_incumbent(acq, bounds, options, torch_seed)
-            cand, _ = optimize_acqf(
-                acq,
-                bounds=bounds,
-                q=1,
-                num_restarts=self.num_restarts,
-                raw_samples=self.raw_samples,
-                options=options,
-                batch_initial_conditions=starts,
-            )
+            with warnings.catch_warnings():
+                # A start whose L-BFGS-B line search ends early ("ABNORMAL", common on the
+                # flat regions of LogEI) still yields its best point, and BoTorch retries
+                # or keeps the others; the warning would repeat in a user's log every step.
+                warnings.filterwarnings("ignore", message="Optimization failed",
+                                        category=RuntimeWarning)
+                warnings.filterwarnings("ignore", category=OptimizationWarning)
+                if hasattr(acq, "_value_and_partials"):  # a lean q=1 acquisition
+                    from llmhpo.optimizers._gp_posterior import optimize_lean
+
+                    if starts is None:
+                        starts = self._starts(acq, bounds, options)
+                    cand = optimize_lean(acq, starts)
+                else:
+                    cand, _ = optimize_acqf(
+                        acq,
+                        bounds=bounds,
+                        q=1,
+                        num_restarts=self.num_restarts,
+                        raw_samples=self.raw_samples,
+                        options=options,
+                        batch_initial_conditions=starts,
+                    )
             x = self._snap(cand.detach().cpu().numpy().reshape(-1))
             known = {self._key(k) for k in self._known_x()} | {self._key(b) for b in batch}
             attrs: dict[str, Any] = {"phase": "bo", "acquisition": acq_name}
@@ -354,6 +387,14 @@ class GPOptimizer(BaseOptimizer):
                 attrs["acq_value"] = float(acq(to_tensor(x.reshape(1, 1, -1))).item())
         return x, attrs
 
+    def _starts(self, acq: Any, bounds: Any, options: dict[str, Any] | None) -> Any:
+        """BoTorch's starting points of the acquisition search (those ``optimize_acqf``
+        chooses: the best of ``raw_samples`` quasi-random points, Boltzmann-sampled)."""
+        from botorch.optim.initializers import gen_batch_initial_conditions
+
+        return gen_batch_initial_conditions(acq, bounds, q=1, num_restarts=self.num_restarts,
+                                            raw_samples=self.raw_samples, options=options)
+
     def _starts_with_incumbent(
         self, acq: Any, bounds: Any, options: dict[str, Any] | None, seed: int | None
     ) -> Any:
@@ -361,10 +402,8 @@ class GPOptimizer(BaseOptimizer):
         best observed point nudged by 1e-3 (Optuna's GPSampler also starts a local search
         from its best trial): the search then refines the incumbent's basin."""
         import torch
-        from botorch.optim.initializers import gen_batch_initial_conditions
 
-        starts = gen_batch_initial_conditions(acq, bounds, q=1, num_restarts=self.num_restarts,
-                                              raw_samples=self.raw_samples, options=options)
+        starts = self._starts(acq, bounds, options)
         ok = [o for o in self.observations if o.value is not None]
         best = min(ok, key=lambda o: o.value).x
         rng = np.random.default_rng(seed)
@@ -437,7 +476,8 @@ class GPOptimizer(BaseOptimizer):
 
     def _fit_gp(self, *args: Any, **kwargs: Any) -> Any:
         """:func:`fit_gp` with this optimizer's ``fast_fit`` and ``min_noise``."""
-        return fit_gp(*args, fast_fit=self.fast_fit, min_noise=self.min_noise, **kwargs)
+        return fit_gp(*args, fast_fit=self.fast_fit, min_noise=self.min_noise,
+                      kernel=self.kernel, **kwargs)
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -451,6 +491,7 @@ class GPOptimizer(BaseOptimizer):
             "fast_posterior": self.fast_posterior,
             "fast_fit": self.fast_fit,
             **({"min_noise": self.min_noise} if self.min_noise is not None else {}),
-            **({"incumbent_start": True} if self.incumbent_start else {}),
+            "incumbent_start": self.incumbent_start,
+            "kernel": self.kernel,
             **({"init": "llm", "llm": self.llm_options} if self.init == "llm" else {}),
         }

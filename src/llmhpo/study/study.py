@@ -9,6 +9,7 @@ it in order.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -151,20 +152,27 @@ def _build_optimizer(
     budget: int | None,
     stored: Mapping[str, Any] | None,
 ) -> BaseOptimizer:
-    """The optimizer asked for; a budget fixed at creation (LHS's design size) is the stored
-    one when the same optimizer is resumed."""
+    """The optimizer asked for. When the same optimizer is resumed, the stored value of each
+    constructor parameter the caller does not give is used, so that a study created under
+    other defaults (an older llmhpo) resumes with the settings it ran with (a parameter it
+    predates takes the optimizer's ``legacy_defaults`` value); a budget fixed at creation
+    (LHS's design size) is the stored one, a budget that may grow is not."""
     if isinstance(optimizer, BaseOptimizer):
         if optimizer_kwargs:
             raise InvalidConfigError("optimizer_kwargs only apply when optimizer is a name")
         return optimizer
     kwargs = dict(optimizer_kwargs or {})
-    caps = get_optimizer(optimizer).capabilities
+    cls = get_optimizer(optimizer)
+    caps = cls.capabilities
     param = caps.budget_param
-    if (
-        caps.budget_fixed and param is not None and param not in kwargs
-        and stored is not None and stored.get("name") == optimizer and param in stored
-    ):
-        kwargs[param] = stored[param]
+    if stored is not None and stored.get("name") == optimizer:
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "space", "seed"}
+        for key, value in stored.items():
+            if key in accepted and key not in kwargs and (key != param or caps.budget_fixed):
+                kwargs[key] = value
+        for key, value in cls.legacy_defaults.items():  # stored before the key existed
+            if key not in stored and key not in kwargs:
+                kwargs[key] = value
     return make_optimizer(optimizer, space, seed=seed, study_budget=budget, **kwargs)
 
 
