@@ -29,7 +29,7 @@ def test_choice_follows_kinds_dimension_and_noise():
 def test_stall_switches_to_tpe_with_every_observation():
     space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
     opt = make_optimizer("auto", space, seed=0, budget=30, stall_min=5, stall_fraction=0.1,
-                         local_start=0)
+                         local_start=0, after_local="bamsoo")
     assert opt.choice == "bamsoo"
     values = iter([1.0] + [2.0] * 40)  # the first point is never beaten: a stall
     for _ in range(12):
@@ -45,6 +45,10 @@ def test_auto_gets_close_to_the_branin_optimum():
     opt = make_optimizer("auto", f.space(), seed=0, budget=40)
     best = min(_loop(opt, f, 40))
     assert best < f.optimum + 0.1
+
+
+# auto's defaults before 2026-12-06: COBYLA until it converges, then BaMSOO
+OLD = {"after_local": "bamsoo", "local_max_fraction": 1.0}
 
 
 def _loop(opt, f, n):
@@ -72,7 +76,7 @@ def test_cobyla_from_the_centre_then_bamsoo_told_every_point():
     space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
     # the settings before COBYLA ran until it converges: at most half the budget
     opt = make_optimizer("auto", space, seed=0, budget=50, local_max_fraction=0.5,
-                         local_tol=1e-3)
+                         local_tol=1e-3, after_local="bamsoo")
     assert opt.choice == "cobyla" and opt.inner is None
     assert "COBYLA from the centre (10+ evaluations), then BaMSOO" in opt.reason
     while opt.choice == "cobyla":
@@ -92,9 +96,22 @@ def test_cobyla_from_the_centre_then_bamsoo_told_every_point():
     assert opt.get_config()["local_start"] is None
 
 
-def test_by_default_cobyla_runs_while_it_has_not_converged():
+def test_by_default_cobyla_runs_a_fifth_of_the_budget_then_bo_gp():
+    pytest.importorskip("botorch")
     space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
     opt = make_optimizer("auto", space, seed=0, budget=50)
+    assert opt.get_config()["after_local"] == "bo"
+    assert opt.get_config()["local_max_fraction"] == 0.2
+    _loop(opt, _bowl, 12)
+    assert [o.attrs["auto_choice"] for o in opt.observations] == ["cobyla"] * 10 + ["bo"] * 2
+    longer = make_optimizer("auto", space, seed=0, budget=100)  # a fifth of 100: 20
+    _loop(longer, _bowl, 21)
+    assert [o.attrs["auto_choice"] for o in longer.observations] == ["cobyla"] * 20 + ["bo"]
+
+
+def test_with_the_whole_budget_cobyla_runs_while_it_has_not_converged():
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    opt = make_optimizer("auto", space, seed=0, budget=50, **OLD)
     _loop(opt, _bowl, 50)  # the bowl's minimum is inside: COBYLA keeps making progress
     assert [o.attrs["auto_choice"] for o in opt.observations] == ["cobyla"] * 50
     assert min(o.value for o in opt.observations) < 1e-8
@@ -102,7 +119,7 @@ def test_by_default_cobyla_runs_while_it_has_not_converged():
 
 def test_cobyla_hands_over_when_it_converges():
     space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
-    opt = make_optimizer("auto", space, seed=0, budget=50, plateau_share=None)
+    opt = make_optimizer("auto", space, seed=0, budget=50, plateau_share=None, **OLD)
     _loop(opt, lambda p: 1.0, 11)  # a flat loss: COBYLA's trust region shrinks to nothing
     choices = [o.attrs["auto_choice"] for o in opt.observations]
     n = choices.index("bamsoo")
@@ -123,9 +140,11 @@ def test_cobyla_start_is_sequential_and_off_with_workers_or_zero():
     opt = make_optimizer("auto", space, seed=0, budget=50)
     assert len(opt.ask(1)) == 1 and opt.ask(1) == []  # waits for its point
     opt.ask(3)  # a batch (several workers) ends the start
-    assert opt.choice == "bamsoo"
-    assert make_optimizer("auto", space, seed=0, budget=50, n_workers=2).choice == "bamsoo"
-    assert make_optimizer("auto", space, seed=0, budget=50, local_start=0).choice == "bamsoo"
+    assert opt.choice == "bo"
+    assert make_optimizer("auto", space, seed=0, budget=50, n_workers=2).choice == "bo"
+    assert make_optimizer("auto", space, seed=0, budget=50, local_start=0).choice == "bo"
+    assert make_optimizer("auto", space, seed=0, budget=50, n_workers=2,
+                          after_local="bamsoo").choice == "bamsoo"
     with pytest.raises(ValueError, match="local_start"):
         make_optimizer("auto", space, seed=0, budget=50, local_start=-1)
 
@@ -136,7 +155,12 @@ def test_a_failure_ends_the_cobyla_start():
     for v in (1.0, 2.0, None):
         opt.tell(opt.ask(1)[0], v)
     s = opt.ask(1)[0]
-    assert s.attrs["auto_choice"] == "bamsoo" and opt.inner.budget == 47
+    assert s.attrs["auto_choice"] == "bo" and len(opt.inner.observations) == 3
+    old = make_optimizer("auto", space, seed=0, budget=50, **OLD)
+    for v in (1.0, 2.0, None):
+        old.tell(old.ask(1)[0], v)
+    s = old.ask(1)[0]
+    assert s.attrs["auto_choice"] == "bamsoo" and old.inner.budget == 47
 
 
 @pytest.mark.parametrize("stop", [4, 10, 13, 20])
@@ -154,7 +178,7 @@ def test_replay_reproduces_the_run_across_the_handover(stop):
 def test_warm_start_points_reach_bamsoo_at_the_handover():
     space = SearchSpace([Float("a", 0, 1), Float("b", 0, 1)])
     opt = make_optimizer("auto", space, seed=0, budget=50, local_start=3, plateau_share=None,
-                         local_tol=1e-3)
+                         local_tol=1e-3, after_local="bamsoo")
     opt.tell_not_asked({"a": 0.1, "b": 0.2}, 0.5)
     assert opt.recommend() == {"a": 0.1, "b": 0.2}
     _loop(opt, lambda p: 1.0, 4)
@@ -237,8 +261,11 @@ def test_plateaus_hand_over_to_tpe():
     assert len(set(values[:n])) <= 0.8 * n
     assert "plateaus (few distinct losses): TPE" in opt.reason
     assert len(opt.inner.observations) == 12
-    # without the rule the same run goes on to BaMSOO
+    # without the rule the same run goes on to BO-GP (BaMSOO with the earlier settings)
     off = make_optimizer("auto", space, seed=0, budget=50, plateau_share=None)
+    _loop(off, _steps, 12)
+    assert off.observations[-1].attrs["auto_choice"] == "bo"
+    off = make_optimizer("auto", space, seed=0, budget=50, plateau_share=None, **OLD)
     _loop(off, _steps, 12)
     assert off.observations[-1].attrs["auto_choice"] == "bamsoo"
 
@@ -254,7 +281,8 @@ def test_a_flat_start_that_converges_early_hands_over_to_tpe():
 
 def test_distinct_losses_keep_bamsoo_with_the_plateau_rule():
     space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
-    opt = make_optimizer("auto", space, seed=0, budget=30, plateau_share=0.8, local_tol=1e-3)
+    opt = make_optimizer("auto", space, seed=0, budget=30, plateau_share=0.8, local_tol=1e-3,
+                         after_local="bamsoo")
     _loop(opt, _bowl, 30)
     assert opt.choice == "bamsoo" and "plateaus" not in opt.reason
 
@@ -354,3 +382,28 @@ def test_the_default_works_on_a_core_install_without_botorch():
     assert choice == "tpe" and noisy_choice == "tpe"
     assert "TPE (BoTorch is not installed: pip install 'llmhpo[bo]')" in reason
     assert second == "15 False"
+
+
+def test_after_local_bo_hands_cobylas_points_to_bo_gp_and_replays():
+    pytest.importorskip("botorch")
+    from llmhpo.optimizers.gp import GPOptimizer
+
+    space = SearchSpace([Float("a", -5, 5), Float("b", 0, 10)])
+    kw = dict(seed=0, budget=50, after_local="bo", local_max_fraction=0.2)
+    opt = make_optimizer("auto", space, **kw)
+    assert "COBYLA from the centre (10+ evaluations), then BO-GP" in opt.reason
+    _loop(opt, _bowl, 12)
+    choices = [o.attrs["auto_choice"] for o in opt.observations]
+    assert choices == ["cobyla"] * 10 + ["bo"] * 2  # a fifth of the budget, then BO-GP
+    assert isinstance(opt.inner, GPOptimizer)
+    # COBYLA's points are the GP's first data: its design is not run
+    assert [o.params for o in opt.inner.observations[:10]] == [
+        o.params for o in opt.observations[:10]]
+    assert opt.observations[10].attrs["phase"] == "bo"
+    assert opt.get_config()["after_local"] == "bo"
+    again = make_optimizer("auto", space, **kw)
+    for o in opt.observations:
+        again.tell_not_asked(o.params, o.value, o.attrs)
+    assert _loop(again, _bowl, 2) == _loop(opt, _bowl, 2)
+    with pytest.raises(ValueError, match="after_local must be one of \\['bamsoo', 'bo'\\]"):
+        make_optimizer("auto", space, seed=0, after_local="tpe")

@@ -132,3 +132,16 @@ def test_a_study_stored_under_older_defaults_resumes_with_its_own_settings(xy_sp
     # a new study gets today's defaults
     new = create_study(xy_space, optimizer="bo", storage=db_url, study_name="new", budget=3)
     assert new.optimizer.get_config()["kernel"] == "matern52"
+
+
+def test_an_auto_study_from_before_resumes_with_cobyla_then_bamsoo(xy_space, db_url):
+    create_study(xy_space, optimizer="auto", storage=db_url, study_name="a", budget=20)
+    old = {"name": "auto", "seed": 0, "budget": 20, "n_workers": 1, "noisy": False,
+           "stall_fraction": None, "stall_min": 10, "local_start": None,
+           "local_max_fraction": 1.0, "local_tol": None, "plateau_share": 0.6}
+    StudyStorage(open_storage(db_url), "a", create=False).set_attr("optimizer", old)
+    again = create_study(xy_space, optimizer="auto", storage=db_url, study_name="a", budget=20)
+    assert again.optimizer.get_config() == {**old, "after_local": "bamsoo"}
+    fresh = create_study(xy_space, optimizer="auto", storage=db_url, study_name="b", budget=20)
+    cfg = fresh.optimizer.get_config()
+    assert (cfg["after_local"], cfg["local_max_fraction"]) == ("bo", 0.2)

@@ -43,11 +43,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "bo-rbf": ("bo", {"kernel": "rbf", "fit": "full", "fast_posterior": False,
                       "fast_fit": False, "incumbent_start": False, "num_restarts": 10}),
     # ``auto`` with earlier settings, measured against its default (docs/optimizers/auto.md):
-    # COBYLA for at most half the budget while it improves, no plateau rule
-    "auto-short": ("auto", {"local_max_fraction": 0.5, "local_tol": 1e-3, "plateau_share": None}),
-    "auto-noplateau": ("auto", {"plateau_share": None}),
-    "auto-bo": ("auto", {"after_local": "bo"}),
-    "auto-bo10": ("auto", {"after_local": "bo", "local_max_fraction": 0.2}),
+    # COBYLA for at most half the budget while it improves, no plateau rule, then BaMSOO
+    "auto-short": ("auto", {"local_max_fraction": 0.5, "local_tol": 1e-3, "plateau_share": None,
+                            "after_local": "bamsoo"}),
+    "auto-noplateau": ("auto", {"plateau_share": None, "local_max_fraction": 1.0,
+                                "after_local": "bamsoo"}),
+    # the defaults before 2026-12-06: COBYLA until it converges, then BaMSOO
+    "auto-bamsoo": ("auto", {"local_max_fraction": 1.0, "after_local": "bamsoo"}),
+    # COBYLA until it converges, then BO-GP
+    "auto-bo": ("auto", {"local_max_fraction": 1.0, "after_local": "bo"}),
     # The LLM optimizer (Zhang et al. 2023) on the built-in SmolLM2-135M-Instruct, greedy.
     "llm-compressed": ("llm", {"mode": "compressed"}),
     "llm-chat": ("llm", {"mode": "chat"}),

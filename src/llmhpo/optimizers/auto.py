@@ -6,19 +6,21 @@ The rules come from what ``llmhpo bench`` measured (docs/bench.md, "Which optimi
 * **noisy** objective (``noisy=True``): BO-GP with the noise-aware acquisition (qLogNEI) and
   the model's incumbent (``bo`` with ``noisy=True``).
 * **every variable real** (floats, linear or log), at most :data:`MAX_DIM_TREE` of them:
-  a **COBYLA start, then BaMSOO**. BaMSOO alone had the best or a tied-best mean rank on the
+  a **COBYLA start, then BO-GP**. BaMSOO alone had the best or a tied-best mean rank on the
   de-biased suite at 30 and 50 evaluations but was significantly behind Nevergrad's NGOpt
   (COBYLA from the centre) at 10. So COBYLA (SciPy's, with Nevergrad's settings: see
-  :mod:`llmhpo.optimizers._local`) runs first, at least :data:`LOCAL_START` evaluations and
-  then until it converges (:data:`LOCAL_MAX_FRACTION`, :data:`LOCAL_TOL`); BaMSOO then gets
-  the rest of the budget, told every point so far. **Plateaus**: when at most
-  :data:`PLATEAU_SHARE` of COBYLA's first :data:`LOCAL_START` losses are distinct values (a
-  quantized metric, such as a cross-validated error on a small dataset), TPE takes over
-  instead of BaMSOO. Measured (docs/optimizers/auto.md): the lowest or a tied-best mean rank
-  at 10, 30 and 50 on the de-biased suite and on the ML suite; the shorter start (at most
-  half the budget while it improves, no plateau rule) was significantly behind the best on
-  the ML suite at 30 and 50. With several workers (``n_workers > 1``, or a batch asked)
-  COBYLA, which is sequential, is skipped.
+  :mod:`llmhpo.optimizers._local`) runs first, :data:`LOCAL_START` evaluations and, while it
+  has not converged, up to a fifth of the budget (:data:`LOCAL_MAX_FRACTION`); BO-GP (``bo``,
+  its defaults: Optuna's GP model, docs/optimizers/bo.md) then gets the rest of the budget,
+  told every point so far, which stand in for its initial design. Before 2026-12-06 COBYLA ran
+  until it converged and BaMSOO followed (``after_local="bamsoo"``,
+  ``local_max_fraction=1.0``); with BO-GP's new defaults in the bench that was significantly
+  behind ``bo`` on the de-biased suite at 50 evaluations, the current rule is not (mean rank
+  lowest or tied at 10, 30 and 50 on the fixed, de-biased and ML suites; docs/optimizers/auto.md).
+  **Plateaus**: when at most :data:`PLATEAU_SHARE` of COBYLA's first :data:`LOCAL_START` losses
+  are distinct values (a quantized metric, such as a cross-validated error on a small
+  dataset), TPE takes over instead. With several workers (``n_workers > 1``, or a batch
+  asked) COBYLA, which is sequential, is skipped and BO-GP starts with its own design.
 * otherwise (integers, powers of two, ordinals, categoricals, or a higher dimension): **TPE**
   (the best mean rank on the ML suite at 30 and 50 evaluations, where spaces mix integers).
   On an all-real space above :data:`MAX_DIM_TREE` dimensions, with one worker, the centre of
@@ -58,7 +60,8 @@ MAX_DIM_TREE = 6
 #: COBYLA evaluations from the centre before BaMSOO takes over (the bench's first checkpoint)
 LOCAL_START = 10
 #: COBYLA goes on after :data:`LOCAL_START` while it improves, up to this share of the budget
-LOCAL_MAX_FRACTION = 1.0
+#: (a fifth: at a budget of 50, exactly :data:`LOCAL_START`)
+LOCAL_MAX_FRACTION = 0.2
 #: "improves": its best loss fell, over its last ``dim + 1`` evaluations, by more than this
 #: share of the range of its losses; ``None`` (the default): no such test, COBYLA runs until
 #: it converges (its trust region below 1e-6 of a range), a failure, or the budget
@@ -67,7 +70,7 @@ LOCAL_TOL: float | None = None
 PLATEAU_SHARE: float | None = 0.6
 #: the optimizer after the COBYLA start on real variables (and without it, with several
 #: workers): ``"bamsoo"`` or ``"bo"`` (BO-GP)
-AFTER_LOCAL = "bamsoo"
+AFTER_LOCAL = "bo"
 AFTER_LOCAL_CHOICES = ("bamsoo", "bo")
 _LABEL = {"bamsoo": "BaMSOO", "bo": "BO-GP"}
 _LOCAL = "cobyla"
@@ -124,11 +127,11 @@ class AutoOptimizer(BaseOptimizer):
         stall_fraction: the stall window as a share of the budget; ``None`` (default): no
             stall rule, switch only when the first choice is exhausted.
         stall_min: the smallest stall window, in evaluations (default 10).
-        local_start: COBYLA evaluations from the centre before BaMSOO (real variables only);
-            ``None`` (default): :func:`local_start_size`; ``0``: none.
+        local_start: COBYLA evaluations from the centre before BO-GP or BaMSOO (real
+            variables only); ``None`` (default): :func:`local_start_size`; ``0``: none.
         local_max_fraction: COBYLA goes on after ``local_start`` while it improves, for at
-            most this share of the budget (default :data:`LOCAL_MAX_FRACTION`, the whole
-            budget).
+            most this share of the budget (default :data:`LOCAL_MAX_FRACTION`, a fifth;
+            ``1.0``: until it converges, the default before 2026-12-06).
         local_tol: "improves": its best loss fell, over its last ``dim + 1`` evaluations, by
             more than this share of the range of its losses (``0``: any decrease; ``None``,
             the default :data:`LOCAL_TOL`: no such test, COBYLA runs until it converges).
@@ -136,6 +139,9 @@ class AutoOptimizer(BaseOptimizer):
             most this share of its losses are distinct values (a quantized metric such as an
             error rate on a small validation set: plateaus that stall COBYLA and BaMSOO),
             hand over to TPE instead; ``None``: never (default :data:`PLATEAU_SHARE`).
+        after_local: the optimizer on real variables after the COBYLA start (or instead of
+            it, with several workers): ``"bo"`` (default, :data:`AFTER_LOCAL`) or
+            ``"bamsoo"`` (the default before 2026-12-06).
         seed: seed of the chosen optimizers.
     """
 
@@ -144,6 +150,8 @@ class AutoOptimizer(BaseOptimizer):
         batch=True, warm_start=True, deterministic=True, may_exhaust=False,
         budget_param="budget",
     )
+    # configurations stored before 2026-12-06 lack after_local: BaMSOO followed the start
+    legacy_defaults: ClassVar[dict[str, Any]] = {"after_local": "bamsoo"}
 
     def __init__(
         self,
