@@ -2,10 +2,11 @@
 run: per suite and budget, the three contenders' mean rank among themselves, every pairwise
 Wilcoxon signed-rank test (Holm-corrected over the three pairs), mean normalized regret (as
 in ``summary.md``: per task min-max over all contenders' incumbents) and the mean time per
-suggestion recorded by the bench. Reads ``runs.csv`` only; writes a JSON next to the output
-named by ``--out``:
+suggestion recorded by the bench. Reads ``runs.csv`` files only and writes the rows to the
+JSON file named by ``--out``:
 
     python benchmarks/bo_head_to_head.py --runs bench/results/runs.csv \\
+        --runs bench/results-debiased/runs.csv --runs bench/results-noisy/runs.csv \\
         --out benchmarks/results/bo_head_to_head.json
 
 (``--contenders`` changes the three; the statistics are ``llmhpo.bench.stats``'s.)
