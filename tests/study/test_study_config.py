@@ -145,3 +145,17 @@ def test_an_auto_study_from_before_resumes_with_cobyla_then_bamsoo(xy_space, db_
     fresh = create_study(xy_space, optimizer="auto", storage=db_url, study_name="b", budget=20)
     cfg = fresh.optimizer.get_config()
     assert (cfg["after_local"], cfg["local_max_fraction"]) == ("bo", 0.2)
+
+
+def test_a_bilevel_study_stored_under_older_defaults_resumes_too(xy_space, db_url):
+    pytest.importorskip("botorch")
+    # bilevel_bo forwards **kwargs to BO-GP: its stored BO-GP settings must be used as well
+    create_study(xy_space, optimizer="bilevel_bo", storage=db_url, study_name="bl", budget=3)
+    old = {"name": "bilevel_bo", "seed": 0, "n_init": 10, "num_restarts": 10,
+           "raw_samples": 512, "ucb_beta": "gp-ucb", "noisy": False, "fit": "full",
+           "fast_posterior": False, "fast_fit": False, "outer_acq": "ei", "inner_acq": "ucb",
+           "inner_budget": 8, "inner_n_init": 3, "checkpoint_every": 2, "train_subset": 64}
+    StudyStorage(open_storage(db_url), "bl", create=False).set_attr("optimizer", old)
+    again = create_study(xy_space, optimizer="bilevel_bo", storage=db_url, study_name="bl",
+                         budget=3)
+    assert again.optimizer.get_config() == {**old, "kernel": "rbf", "incumbent_start": False}

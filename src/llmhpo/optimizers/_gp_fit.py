@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["MLLSpec", "fit_hyperparameters"]
+__all__ = ["MLLSpec", "fit_hyperparameters", "kernel_kind", "matern52"]
 
 _NOISE, _CONST = "likelihood.noise_covar.raw_noise", "mean_module.raw_constant"
 
@@ -37,20 +37,49 @@ def matern52(d2: torch.Tensor) -> torch.Tensor:
     return _Matern52.apply(d2)
 
 
+def matern52_and_slope(d2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`matern52` of ``d2`` and its derivative with respect to ``d2``, without
+    autograd (``-5/6 (1 + s) exp(-s)``, finite at ``d2 = 0``)."""
+    s = torch.sqrt(5 * d2)
+    e = torch.exp(-s)
+    return e * ((5 / 3) * d2 + s + 1), (-5 / 6) * (s + 1) * e
+
+
+def kernel_kind(kernel: Any) -> tuple[str, Any]:
+    """``("rbf", kernel)`` for BoTorch's RBF kernel, ``("matern52", base)`` for a
+    ``ScaleKernel`` around a Matern-5/2 ``base`` (the two kernels ``fit_gp`` builds): the
+    kind and the module holding the lengthscales.
+
+    Raises:
+        NotImplementedError: any other kernel, or one restricted to ``active_dims``.
+    """
+    base = getattr(kernel, "base_kernel", None)
+    if type(kernel).__name__ == "RBFKernel":
+        kind, inner = "rbf", kernel
+    elif (type(kernel).__name__ == "ScaleKernel" and type(base).__name__ == "MaternKernel"
+          and float(base.nu) == 2.5):
+        kind, inner = "matern52", base
+    else:
+        raise NotImplementedError(f"expected an RBF or a scaled Matern-5/2 kernel, got "
+                                  f"{kernel!r}")
+    if getattr(inner, "active_dims", None) is not None:
+        raise NotImplementedError(f"expected a kernel on every input, got {kernel!r}")
+    return kind, inner
+
+
 class _Matern52(torch.autograd.Function):
     """Why by hand: see :func:`matern52` (Optuna's GP writes the same function)."""
 
     @staticmethod
     def forward(ctx: Any, d2: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        s = torch.sqrt(5 * d2)
-        e = torch.exp(-s)
-        ctx.save_for_backward((-5 / 6) * (s + 1) * e)  # d value / d d2
-        return e * ((5 / 3) * d2 + s + 1)
+        value, slope = matern52_and_slope(d2)
+        ctx.save_for_backward(slope)
+        return value
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        (deriv,) = ctx.saved_tensors
-        return grad * deriv
+        (slope,) = ctx.saved_tensors
+        return grad * slope
 
 
 class MLLSpec:
@@ -65,20 +94,11 @@ class MLLSpec:
     """
 
     def __init__(self, model: Any) -> None:
-        kernel, noise = model.covar_module, model.likelihood.noise_covar
-        kind = type(kernel).__name__
-        if kind == "RBFKernel":
-            self.kind, ls_path, scale_path = "rbf", "covar_module.", None
-        elif (kind == "ScaleKernel" and type(kernel.base_kernel).__name__ == "MaternKernel"
-              and float(kernel.base_kernel.nu) == 2.5):
-            self.kind, ls_path, scale_path = ("matern52", "covar_module.base_kernel.",
-                                              "covar_module.")
-            kernel = kernel.base_kernel
-        else:
-            raise NotImplementedError(f"expected an RBF or a scaled Matern-5/2 kernel, got "
-                                      f"{kernel!r}")
-        if (getattr(kernel, "active_dims", None) is not None
-                or type(model.mean_module).__name__ != "ConstantMean"
+        noise = model.likelihood.noise_covar
+        self.kind, _ = kernel_kind(model.covar_module)
+        ls_path, scale_path = (("covar_module.", None) if self.kind == "rbf" else
+                               ("covar_module.base_kernel.", "covar_module."))
+        if (type(model.mean_module).__name__ != "ConstantMean"
                 or type(noise).__name__ != "HomoskedasticNoise"
                 or getattr(model, "input_transform", None) is not None):
             raise NotImplementedError("expected SingleTaskGP's constant mean, inferred "

@@ -27,7 +27,7 @@ from botorch.utils.probability.utils import log_ndtr
 from gpytorch.distributions import MultivariateNormal
 from linear_operator import to_linear_operator
 
-from llmhpo.optimizers._gp_fit import matern52
+from llmhpo.optimizers._gp_fit import kernel_kind, matern52
 
 __all__ = ["CachedPosteriorGP", "LeanLogEI", "LeanUCB", "optimize_lean"]
 
@@ -47,16 +47,11 @@ def _rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _kernel_parts(kernel: Any) -> tuple[str, torch.Tensor, torch.Tensor]:
     """``(kind, lengthscales (1, d), output scale)`` of a fitted RBF or scaled Matern-5/2
-    kernel (the two ``fit_gp`` builds)."""
-    if type(kernel).__name__ == "RBFKernel" and getattr(kernel, "active_dims", None) is None:
-        return "rbf", kernel.lengthscale.detach().reshape(1, -1), torch.ones((),
-                                                                             dtype=torch.float64)
-    base = getattr(kernel, "base_kernel", None)
-    if (type(kernel).__name__ == "ScaleKernel" and type(base).__name__ == "MaternKernel"
-            and float(base.nu) == 2.5 and getattr(base, "active_dims", None) is None):
-        return ("matern52", base.lengthscale.detach().reshape(1, -1),
-                kernel.outputscale.detach().reshape(()))
-    raise NotImplementedError(f"expected an RBF or a scaled Matern-5/2 kernel, got {kernel!r}")
+    kernel (the two ``fit_gp`` builds; :func:`~llmhpo.optimizers._gp_fit.kernel_kind`)."""
+    kind, inner = kernel_kind(kernel)
+    scale = (torch.ones((), dtype=torch.float64) if kind == "rbf"
+             else kernel.outputscale.detach().reshape(()))
+    return kind, inner.lengthscale.detach().reshape(1, -1), scale
 
 
 class CachedPosteriorGP(Model):
@@ -106,6 +101,8 @@ class CachedPosteriorGP(Model):
         if self._kind == "rbf":
             k = _rbf(a, b)
             return k, k
+        # written out rather than through _gp_fit.matern52_and_slope: the same function,
+        # in the arithmetic the measured runs used (the rounding differs in the last bits)
         root = torch.sqrt(5 * _sqdist(a, b))
         e = self._outputscale * torch.exp(-root)
         return e * (1 + root + root * root / 3), e * (5 / 3) * (1 + root)

@@ -475,7 +475,7 @@ class GPOptimizer(BaseOptimizer):
         return self.space.key(self.space.decode(np.clip(x, 0.0, 1.0)))
 
     def _fit_gp(self, *args: Any, **kwargs: Any) -> Any:
-        """:func:`fit_gp` with this optimizer's ``fast_fit`` and ``min_noise``."""
+        """:func:`fit_gp` with this optimizer's ``fast_fit``, ``min_noise`` and ``kernel``."""
         return fit_gp(*args, fast_fit=self.fast_fit, min_noise=self.min_noise,
                       kernel=self.kernel, **kwargs)
 

@@ -166,7 +166,11 @@ def _build_optimizer(
     caps = cls.capabilities
     param = caps.budget_param
     if stored is not None and stored.get("name") == optimizer:
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "space", "seed"}
+        params = inspect.signature(cls.__init__).parameters
+        # a constructor that forwards **kwargs (bilevel_bo to BO-GP) takes every stored key
+        forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        accepted = (set(stored) - {"name"} if forwards else set(params)) - {
+            "self", "space", "seed"}
         for key, value in stored.items():
             if key in accepted and key not in kwargs and (key != param or caps.budget_fixed):
                 kwargs[key] = value
